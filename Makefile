@@ -1,0 +1,44 @@
+# Everything starts from python3 alone: the first target that needs the
+# virtual environment creates it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test check lint format typecheck pytest bench clean
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base pyproject.toml
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.base
+	$(PY) examples/demo.py
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: $(VENV)/.dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+typecheck: $(VENV)/.dev
+	$(PY) -m mypy
+
+check: lint typecheck
+
+pytest: $(VENV)/.dev
+	$(PY) -m pytest
+
+test: check pytest
+
+bench: $(VENV)/.dev
+	$(PY) benchmarks/overhead.py --backend all
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,42 @@
+"""anycrew: a structured-concurrency runtime for CrewAI-style crews, on anyio.
+
+General layout (imports point one way, from the top of this list to the bottom):
+
+* adapters/   the edges: LLM providers (the simulator first). Imported lazily,
+              through the registry in llms/registry.py, never by ``import anycrew``.
+* the domain: agent.py, task.py, crew.py, process.py, llm.py and llms/ (the LLM
+              seam), tasks/ and crews/ (outputs), events/ (the catalogue, the bus,
+              BaseEventListener), errors.py. Users construct these.
+* runtime/    the engine: run scopes, the event pipe and its per-lane fan-out, the
+              thread shim. It knows nothing of agents, tasks or LLMs.
+
+Code written for CrewAI runs after changing the import prefix ``crewai`` to ``anycrew``.
+"""
+
+from .agent import Agent as Agent
+from .crew import Crew as Crew
+from .crews.crew_output import CrewOutput as CrewOutput
+from .llm import LLM as LLM
+from .llms.base_llm import BaseLLM as BaseLLM
+from .process import Process as Process
+from .runtime import checkpoint as checkpoint
+from .task import Task as Task
+from .tasks.output_format import OutputFormat as OutputFormat
+from .tasks.task_output import TaskOutput as TaskOutput
+from .types.usage_metrics import UsageMetrics as UsageMetrics
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "LLM",
+    "Agent",
+    "BaseLLM",
+    "Crew",
+    "CrewOutput",
+    "OutputFormat",
+    "Process",
+    "Task",
+    "TaskOutput",
+    "UsageMetrics",
+    "checkpoint",
+]

@@ -1,0 +1,165 @@
+"""Agent: a role with a goal, a backstory and a model."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from . import runtime
+from ._interpolate import interpolate
+from ._prompts import agent_messages, final_answer
+from .errors import AgentExecutionTimeoutError
+from .events._emit import emit, emit_shielded, step_context
+from .events.agent_events import (
+    AgentExecutionCancelledEvent,
+    AgentExecutionCompletedEvent,
+    AgentExecutionErrorEvent,
+    AgentExecutionStartedEvent,
+)
+from .llm import LLM, default_llm
+from .llms._invoke import describe_error, invoke_llm
+from .llms.base_llm import BaseLLM
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPersona:
+    """An agent's role, goal and backstory with the kickoff's inputs filled in."""
+
+    role: str
+    goal: str
+    backstory: str
+
+
+class Agent(BaseModel):
+    """A member of a crew.
+
+    ``{placeholders}`` in role, goal and backstory are filled from the kickoff inputs
+    (every kickoff starts again from these templates).
+
+    Args:
+        role: what the agent is ("Senior Data Analyst").
+        goal: what it strives for.
+        backstory: who it is; shapes its answers.
+        llm: an LLM, a model string (``"sim"``, ``"provider/name"``), or None for the
+            default (``ANYCREW_MODEL``, else the offline simulator).
+        tools: tools the agent may use (tool calling arrives with the tools work).
+        max_iter: the most model calls the agent may make for one task.
+        max_execution_time: seconds the agent may spend on one task; when they run
+            out the task fails with AgentExecutionTimeoutError.
+        verbose: log the agent's steps (logger ``anycrew``).
+        allow_delegation: let the agent hand work to its coworkers.
+        allow_code_execution: give the agent a code execution tool.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, frozen=True)
+    role: str
+    goal: str
+    backstory: str
+    llm: BaseLLM | None = None
+    tools: list[Any] = Field(default_factory=list)
+    max_iter: int = Field(default=25, ge=1)
+    max_execution_time: float | None = Field(default=None, gt=0)
+    verbose: bool = False
+    allow_delegation: bool = False
+    allow_code_execution: bool = False
+
+    @field_validator("llm", mode="before")
+    @classmethod
+    def _model_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return LLM(model=value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"Agent(role={self.role!r}, llm={self.llm!r})"
+
+    def persona(self, inputs: dict[str, Any]) -> AgentPersona:
+        """Role, goal and backstory with *inputs* filled in.
+
+        Raises:
+            InvalidInputError: if a placeholder has no input.
+        """
+        owner = f"agent {self.role!r}"
+        return AgentPersona(
+            role=interpolate(self.role, inputs, owner=owner, field="role"),
+            goal=interpolate(self.goal, inputs, owner=owner, field="goal"),
+            backstory=interpolate(self.backstory, inputs, owner=owner, field="backstory"),
+        )
+
+    async def aexecute_task(
+        self,
+        persona: AgentPersona,
+        *,
+        description: str,
+        expected_output: str,
+        context: str | None,
+        task_name: str,
+    ) -> str:
+        """Work on one task inside the current run and return the final answer.
+
+        Emits AgentExecutionStarted, then Completed, Error or Cancelled.
+
+        Raises:
+            AgentExecutionTimeoutError: when ``max_execution_time`` runs out.
+        """
+        llm = self.llm or default_llm()
+        messages = agent_messages(
+            role=persona.role,
+            goal=persona.goal,
+            backstory=persona.backstory,
+            description=description,
+            expected_output=expected_output,
+            context=context,
+        )
+        with step_context(agent_id=str(self.id), agent_role=persona.role):
+            started = await emit(
+                self,
+                AgentExecutionStartedEvent(
+                    task_prompt=messages[-1]["content"],
+                    tools=[getattr(t, "name", repr(t)) for t in self.tools],
+                ),
+            )
+            try:
+                with runtime.span(started.event_id):
+                    answer = await self._run_with_deadline(llm, messages, persona.role, task_name)
+            except anyio.get_cancelled_exc_class():
+                await emit_shielded(
+                    self, AgentExecutionCancelledEvent(started_event_id=started.event_id)
+                )
+                raise
+            except Exception as exc:
+                await emit(
+                    self,
+                    AgentExecutionErrorEvent(
+                        error=describe_error(exc), started_event_id=started.event_id
+                    ),
+                )
+                raise
+            await emit(
+                self,
+                AgentExecutionCompletedEvent(output=answer, started_event_id=started.event_id),
+            )
+        return answer
+
+    async def _run_with_deadline(
+        self, llm: BaseLLM, messages: list[dict[str, Any]], role: str, task_name: str
+    ) -> str:
+        if self.max_execution_time is None:
+            return await self._loop(llm, messages)
+        with anyio.move_on_after(self.max_execution_time) as scope:
+            return await self._loop(llm, messages)
+        assert scope.cancelled_caught
+        raise AgentExecutionTimeoutError(role, task_name, self.max_execution_time)
+
+    async def _loop(self, llm: BaseLLM, messages: list[dict[str, Any]]) -> str:
+        # One model call per iteration. Until tool calling lands every reply is
+        # final; tool calls will extend ``messages`` with their observations and
+        # go round again, bounded by max_iter.
+        response = await invoke_llm(llm, messages, source=self)
+        return final_answer(response.text)

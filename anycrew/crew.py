@@ -1,0 +1,224 @@
+"""Crew: agents working through tasks, and the ways to kick it off."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from . import runtime
+from ._crew_run import plan_kickoff, run_crew
+from .agent import Agent
+from .crews.crew_output import CrewOutput
+from .errors import ConfigurationError
+from .events.bus import event_bus
+from .process import Process
+from .task import Task
+from .types.usage_metrics import UsageMetrics
+
+Inputs = Mapping[str, Any] | None
+
+
+class Crew(BaseModel):
+    """A team of agents and the tasks they work through.
+
+    Entry points (one engine; they differ only in where its event loop runs):
+
+    * ``await crew.akickoff(inputs)`` runs in the caller's task, under asyncio or trio;
+    * ``crew.kickoff(inputs)`` runs on a private event loop in the calling thread (in
+      a helper thread if the calling thread already runs a loop);
+    * ``await crew.kickoff_async(inputs)`` runs ``kickoff`` in a worker thread;
+      cancelling the awaiting task stops the run inside the thread and waits for it.
+
+    The ``*_for_each`` variants run one copy per input concurrently and return the
+    results in input order. Concurrent kickoffs of one crew object are independent.
+
+    Args:
+        agents: the crew's agents.
+        tasks: the tasks, in order; each needs an agent.
+        process: ``Process.sequential`` (hierarchical is not available yet).
+        verbose: log progress (logger ``anycrew``).
+        stream: chunk streaming of the kickoff (not available yet).
+        name: used in events.
+
+    Raises:
+        NotImplementedError: for ``Process.hierarchical``.
+        pydantic.ValidationError: for a task without an agent, or whose context
+            names a task that is not earlier in the crew.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, frozen=True)
+    name: str = "crew"
+    agents: list[Agent] = Field(default_factory=list)
+    tasks: list[Task] = Field(default_factory=list)
+    process: Process = Process.sequential
+    verbose: bool = False
+    stream: bool = False
+    usage_metrics: UsageMetrics | None = None
+
+    def __repr__(self) -> str:
+        return f"Crew(name={self.name!r}, agents={len(self.agents)}, tasks={len(self.tasks)})"
+
+    @model_validator(mode="after")
+    def _check(self) -> Crew:
+        if self.process == Process.hierarchical:
+            raise NotImplementedError(
+                "Process.hierarchical is not available yet in anycrew; use "
+                "Process.sequential and give every task an agent"
+            )
+        if not self.tasks:
+            raise ValueError("a crew needs at least one task: pass tasks=[Task(...), ...]")
+        seen: set[int] = set()
+        for position, task in enumerate(self.tasks):
+            if task.agent is None:
+                raise ValueError(
+                    f"task {position} ({task.display_name!r}) has no agent; a sequential crew "
+                    "needs one per task: pass agent=... to the Task"
+                )
+            for needed in task.context or ():
+                if id(needed) not in seen:
+                    raise ValueError(
+                        f"task {position} ({task.display_name!r}) lists "
+                        f"{needed.display_name!r} in its context, but that task does not "
+                        "come earlier in this crew"
+                    )
+            seen.add(id(task))
+        return self
+
+    def _check_streaming(self, entry: str) -> None:
+        if self.stream:
+            raise NotImplementedError(
+                f"Crew(stream=True) chunk streaming is not available yet; call {entry} on a "
+                "crew with stream=False and read LLMStreamChunkEvent from the event bus"
+            )
+
+    async def akickoff(self, inputs: Inputs = None) -> CrewOutput:
+        """Run the crew natively in the caller's task and return its output.
+
+        Raises:
+            InvalidInputError: malformed inputs or a missing placeholder (before any
+                work starts).
+        """
+        self._check_streaming("akickoff()")
+        return await run_crew(self, inputs, event_bus.active_registry())
+
+    def kickoff(self, inputs: Inputs = None) -> CrewOutput:
+        """Run the crew to completion from synchronous code and return its output."""
+        self._check_streaming("kickoff()")
+        return runtime.run_blocking(run_crew, self, inputs, event_bus.active_registry())
+
+    async def kickoff_async(self, inputs: Inputs = None) -> CrewOutput:
+        """Run ``kickoff`` in a worker thread (the thread shim) and await its output.
+
+        The worker's private loop uses the caller's backend; event handlers run there.
+        """
+        self._check_streaming("kickoff_async()")
+        plan_kickoff(self, inputs)
+        return await runtime.run_in_worker(
+            run_crew,
+            self,
+            inputs,
+            event_bus.active_registry(),
+            backend=runtime.current_backend(),
+        )
+
+    async def akickoff_for_each(
+        self, inputs: Sequence[Mapping[str, Any]], max_concurrency: int | None = None
+    ) -> list[CrewOutput]:
+        """Run one copy of the crew per input, concurrently, in one task group.
+
+        Every input is validated before any copy starts. Results come back in input
+        order. On the first failure the other copies are cancelled and that failure
+        is raised.
+
+        Args:
+            inputs: one mapping per copy.
+            max_concurrency: the most copies running at once (default: all).
+        """
+        self._check_streaming("akickoff_for_each()")
+        return await _for_each(self, inputs, max_concurrency, event_bus.active_registry())
+
+    def kickoff_for_each(
+        self, inputs: Sequence[Mapping[str, Any]], max_concurrency: int | None = None
+    ) -> list[CrewOutput]:
+        """Synchronous :meth:`akickoff_for_each`, on a private event loop."""
+        self._check_streaming("kickoff_for_each()")
+        return runtime.run_blocking(
+            _for_each,
+            self,
+            inputs,
+            max_concurrency,
+            event_bus.active_registry(),
+            entry_name="kickoff_for_each",
+            async_name="akickoff_for_each",
+        )
+
+    async def kickoff_for_each_async(
+        self, inputs: Sequence[Mapping[str, Any]], max_concurrency: int | None = None
+    ) -> list[CrewOutput]:
+        """:meth:`kickoff_for_each` in one worker thread (the thread shim)."""
+        self._check_streaming("kickoff_for_each_async()")
+        _check_for_each(self, inputs, max_concurrency)
+        return await runtime.run_in_worker(
+            _for_each,
+            self,
+            inputs,
+            max_concurrency,
+            event_bus.active_registry(),
+            backend=runtime.current_backend(),
+        )
+
+
+def _check_for_each(crew: Crew, inputs: Any, max_concurrency: int | None) -> None:
+    if isinstance(inputs, Mapping) or not isinstance(inputs, Sequence) or isinstance(inputs, str):
+        raise ConfigurationError(
+            "kickoff_for_each takes a list of input dicts, one per copy of the crew, "
+            f"got {type(inputs).__name__}"
+        )
+    if max_concurrency is not None and (
+        not isinstance(max_concurrency, int) or max_concurrency < 1
+    ):
+        raise ConfigurationError(
+            f"max_concurrency must be a positive integer or None, got {max_concurrency!r}"
+        )
+    for item in inputs:
+        plan_kickoff(crew, item)
+
+
+async def _for_each(
+    crew: Crew,
+    inputs: Sequence[Mapping[str, Any]],
+    max_concurrency: int | None,
+    router: runtime.Router,
+) -> list[CrewOutput]:
+    _check_for_each(crew, inputs, max_concurrency)
+    results: list[CrewOutput | None] = [None] * len(inputs)
+    limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+    failure: list[Exception] = []
+
+    async def one(position: int, item: Mapping[str, Any]) -> None:
+        try:
+            if limiter is None:
+                results[position] = await run_crew(crew, item, router)
+            else:
+                async with limiter:
+                    results[position] = await run_crew(crew, item, router)
+        except Exception as exc:
+            if not failure:
+                failure.append(exc)
+                tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        for position, item in enumerate(inputs):
+            tg.start_soon(one, position, item, name=f"{crew.name} copy {position}")
+    if failure:
+        # A cancellation of the caller wins over a copy's failure.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        raise failure[0]
+    return [result for result in results if result is not None]

@@ -1,0 +1,91 @@
+"""Events: the catalogue, the bus and BaseEventListener.
+
+``from anycrew.events import event_bus, BaseEvent, BaseEventListener`` and the event
+classes. See :mod:`anycrew.events.bus` for the delivery guarantees.
+"""
+
+from .agent_events import (
+    AgentExecutionCancelledEvent as AgentExecutionCancelledEvent,
+)
+from .agent_events import (
+    AgentExecutionCompletedEvent as AgentExecutionCompletedEvent,
+)
+from .agent_events import (
+    AgentExecutionErrorEvent as AgentExecutionErrorEvent,
+)
+from .agent_events import (
+    AgentExecutionStartedEvent as AgentExecutionStartedEvent,
+)
+from .base import CHANNELS as CHANNELS
+from .base import BaseEvent as BaseEvent
+from .bus import EventBus as EventBus
+from .bus import event_bus as event_bus
+from .crew_events import (
+    CrewKickoffCancelledEvent as CrewKickoffCancelledEvent,
+)
+from .crew_events import (
+    CrewKickoffCompletedEvent as CrewKickoffCompletedEvent,
+)
+from .crew_events import (
+    CrewKickoffFailedEvent as CrewKickoffFailedEvent,
+)
+from .crew_events import (
+    CrewKickoffStartedEvent as CrewKickoffStartedEvent,
+)
+from .listener import BaseEventListener as BaseEventListener
+from .llm_events import (
+    LLMCallCompletedEvent as LLMCallCompletedEvent,
+)
+from .llm_events import (
+    LLMCallFailedEvent as LLMCallFailedEvent,
+)
+from .llm_events import (
+    LLMCallStartedEvent as LLMCallStartedEvent,
+)
+from .llm_events import (
+    LLMCallType as LLMCallType,
+)
+from .llm_events import (
+    LLMStreamChunkEvent as LLMStreamChunkEvent,
+)
+from .task_events import (
+    TaskCancelledEvent as TaskCancelledEvent,
+)
+from .task_events import (
+    TaskCompletedEvent as TaskCompletedEvent,
+)
+from .task_events import (
+    TaskFailedEvent as TaskFailedEvent,
+)
+from .task_events import (
+    TaskStartedEvent as TaskStartedEvent,
+)
+
+#: CrewAI's name for the bus, so migrated code keeps working.
+crewai_event_bus = event_bus
+
+__all__ = [
+    "CHANNELS",
+    "AgentExecutionCancelledEvent",
+    "AgentExecutionCompletedEvent",
+    "AgentExecutionErrorEvent",
+    "AgentExecutionStartedEvent",
+    "BaseEvent",
+    "BaseEventListener",
+    "CrewKickoffCancelledEvent",
+    "CrewKickoffCompletedEvent",
+    "CrewKickoffFailedEvent",
+    "CrewKickoffStartedEvent",
+    "EventBus",
+    "LLMCallCompletedEvent",
+    "LLMCallFailedEvent",
+    "LLMCallStartedEvent",
+    "LLMCallType",
+    "LLMStreamChunkEvent",
+    "TaskCancelledEvent",
+    "TaskCompletedEvent",
+    "TaskFailedEvent",
+    "TaskStartedEvent",
+    "crewai_event_bus",
+    "event_bus",
+]

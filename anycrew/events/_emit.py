@@ -1,0 +1,66 @@
+"""How the domain emits: fill in task and agent fields, then hand over to the run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from .. import runtime
+from .base import BaseEvent
+
+# (task_id, task_name, agent_id, agent_role) of the step in progress.
+_step: ContextVar[tuple[str | None, str | None, str | None, str | None]] = ContextVar(
+    "anycrew_step", default=(None, None, None, None)
+)
+
+
+@contextmanager
+def step_context(
+    *,
+    task_id: str | None = None,
+    task_name: str | None = None,
+    agent_id: str | None = None,
+    agent_role: str | None = None,
+) -> Iterator[None]:
+    """Label the events emitted inside the block with this task and agent."""
+    old = _step.get()
+    token = _step.set(
+        (
+            task_id or old[0],
+            task_name or old[1],
+            agent_id or old[2],
+            agent_role or old[3],
+        )
+    )
+    try:
+        yield
+    finally:
+        _step.reset(token)
+
+
+def _label(event: BaseEvent) -> None:
+    task_id, task_name, agent_id, agent_role = _step.get()
+    if event.task_id is None:
+        event.task_id = task_id
+    if event.task_name is None:
+        event.task_name = task_name
+    if event.agent_id is None:
+        event.agent_id = agent_id
+    if event.agent_role is None:
+        event.agent_role = agent_role
+
+
+async def emit(source: Any, event: BaseEvent) -> BaseEvent:
+    """Emit *event* into the current run and return it (stamped)."""
+    _label(event)
+    await runtime.emit(source, event)
+    return event
+
+
+async def emit_shielded(source: Any, event: BaseEvent) -> BaseEvent:
+    """Emit *event* while the run is being cancelled (see runtime.emit_shielded)."""
+    _label(event)
+    await runtime.emit_shielded(source, event)
+    return event

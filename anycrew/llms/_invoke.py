@@ -1,0 +1,106 @@
+"""One LLM call with its events, its cancellation point and its token accounting."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import anyio.lowlevel
+
+from .. import runtime
+from ..events._emit import emit
+from ..events.bus import event_bus
+from ..events.llm_events import (
+    LLMCallCompletedEvent,
+    LLMCallFailedEvent,
+    LLMCallStartedEvent,
+    LLMStreamChunkEvent,
+)
+from ..types.usage_metrics import UsageMetrics
+from .base_llm import BaseLLM
+from .types import LLMResponse, Message
+
+_usage: ContextVar[UsageMetrics | None] = ContextVar("anycrew_usage", default=None)
+
+
+@contextmanager
+def collect_usage(usage: UsageMetrics) -> Iterator[UsageMetrics]:
+    """Add the usage of every LLM call made inside the block (and its tasks) to *usage*."""
+    token = _usage.set(usage)
+    try:
+        yield usage
+    finally:
+        _usage.reset(token)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line description of *exc* for events."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def invoke_llm(llm: BaseLLM, messages: list[Message], *, source: Any = None) -> LLMResponse:
+    """Call *llm* with events, inside the current run or a run of its own."""
+    if runtime.current_run() is None:
+        return await runtime.open_run(
+            lambda _run: _invoke(llm, messages, source), router=event_bus.active_registry()
+        )
+    return await _invoke(llm, messages, source)
+
+
+async def _invoke(llm: BaseLLM, messages: list[Message], source: Any) -> LLMResponse:
+    # No new call may start once the run is cancelled, even at zero latency.
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    source = source if source is not None else llm
+    call_id = uuid.uuid4().hex
+    started = await emit(
+        source,
+        LLMCallStartedEvent(model=llm.model, call_id=call_id, messages=[dict(m) for m in messages]),
+    )
+
+    async def on_chunk(text: str) -> None:
+        await emit(source, LLMStreamChunkEvent(model=llm.model, call_id=call_id, chunk=text))
+
+    try:
+        with runtime.span(started.event_id):
+            response = await llm.agenerate(messages, on_chunk=on_chunk)
+    except Exception as exc:
+        await emit(
+            source,
+            LLMCallFailedEvent(
+                model=llm.model,
+                call_id=call_id,
+                error=describe_error(exc),
+                started_event_id=started.event_id,
+            ),
+        )
+        raise
+    usage = _usage.get()
+    if usage is not None:
+        usage.add_usage_metrics(
+            UsageMetrics(
+                total_tokens=response.total_tokens,
+                prompt_tokens=response.prompt_tokens,
+                cached_prompt_tokens=response.cached_prompt_tokens,
+                completion_tokens=response.completion_tokens,
+                successful_requests=1,
+            )
+        )
+    await emit(
+        source,
+        LLMCallCompletedEvent(
+            model=llm.model,
+            call_id=call_id,
+            response=response.text,
+            usage={
+                "prompt_tokens": response.prompt_tokens,
+                "completion_tokens": response.completion_tokens,
+                "total_tokens": response.total_tokens,
+            },
+            started_event_id=started.event_id,
+        ),
+    )
+    return response

@@ -1,0 +1,87 @@
+"""BaseLLM: what the engine calls, and what a custom LLM subclasses."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+
+from .. import runtime
+from .types import ChunkCallback, LLMResponse, Message, normalize_messages
+
+
+class BaseLLM:
+    """Base of every LLM.
+
+    The engine calls :meth:`agenerate`. A custom LLM (as in CrewAI) can instead
+    override ``call(messages, ...) -> str`` (run in a worker thread, so it may block)
+    or ``async acall(messages, ...) -> str``; the default :meth:`agenerate` uses
+    whichever it overrides.
+
+    Calling :meth:`call` or :meth:`acall` directly emits the LLM call events too:
+    into the current run if there is one, else into a run of their own.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        stream: bool = False,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+    ) -> None:
+        self.model = model
+        self.stream = stream
+        self.temperature = temperature
+        self.stop = stop
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, stream={self.stream})"
+
+    async def agenerate(
+        self,
+        messages: list[Message],
+        *,
+        on_chunk: ChunkCallback | None = None,
+    ) -> LLMResponse:
+        """Return the model's reply to *messages* (the engine's entry point)."""
+        cls = type(self)
+        if cls.acall is not BaseLLM.acall:
+            text = await self.acall(messages)
+        elif cls.call is not BaseLLM.call:
+            text = await anyio.to_thread.run_sync(
+                partial(self.call, messages), limiter=runtime.thread_limiter()
+            )
+        else:
+            raise NotImplementedError(
+                f"{cls.__name__} must override agenerate(), acall() or call() to talk to its model"
+            )
+        return LLMResponse(text=str(text))
+
+    async def acall(
+        self,
+        messages: str | list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+    ) -> str:
+        """Send *messages* (a prompt string or a message list) and return the reply text."""
+        from ._invoke import invoke_llm
+
+        response = await invoke_llm(self, normalize_messages(messages), source=from_agent or self)
+        return response.text
+
+    def call(
+        self,
+        messages: str | list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+    ) -> str:
+        """Synchronous :meth:`acall`, driven on a private event loop."""
+        return runtime.run_blocking(self.acall, messages, entry_name="call", async_name="acall")

@@ -1,0 +1,328 @@
+"""The event pipe: stamping, ordering and per-lane fan-out of one run's events.
+
+An event enters the pipe through :meth:`EventPipe.emit`, which stamps it (sequence
+number, parent, previous id, run id) and hands it to every lane that wants it. A
+lane is a bounded memory object stream with one consumer task:
+
+* the *async lane* awaits the async handlers in order, on the run's event loop;
+* the *sync lane* hands batches of events to one worker thread at a time, so a
+  sync handler that blocks stalls only its own lane, never the event loop;
+* subscriber lanes (stream sessions) are plain receive streams read by their owner.
+
+Delivery uses ``send_nowait`` while a lane has room and falls back to an awaited
+``send`` when it is full: a slow consumer slows the run down (backpressure) instead
+of growing memory. Each lane sees the run's events in ``seq`` order.
+
+The pipe knows nothing about the domain. Events are duck-typed (:class:`Stampable`)
+and handlers are found through a :class:`Router` given by whoever opens the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, Protocol
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+logger = logging.getLogger("anycrew.events")
+
+SyncHandler = Callable[[Any, Any], object]
+AsyncHandler = Callable[[Any, Any], Awaitable[object]]
+
+#: Default capacity of every lane's buffer, in events.
+DEFAULT_BUFFER_SIZE = 256
+
+#: How long, after a cancelled run, its lanes may keep delivering queued events.
+CANCELLED_DRAIN_TIMEOUT = 5.0
+
+# The most events handed to the sync lane's worker thread in one trip.
+_MAX_SYNC_BATCH = 512
+
+
+class Stampable(Protocol):
+    """What the pipe needs of an event."""
+
+    channel: ClassVar[str]
+    event_id: str
+    emission_sequence: int | None
+    parent_event_id: str | None
+    previous_event_id: str | None
+    run_id: str | None
+
+
+class Router(Protocol):
+    """Finds the handlers an event must reach (the event bus implements this)."""
+
+    def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
+        """Return the sync and the async handlers for *event*, in registration order."""
+        ...
+
+
+class RunFinishedError(RuntimeError):
+    """An event was emitted into a run that has already finished."""
+
+
+def _report_handler_error(handler: object, event: Any) -> None:
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    logger.exception(
+        "event handler %s raised while handling %s; the run continues",
+        name,
+        type(event).__name__,
+    )
+
+
+def call_sync_handlers(handlers: Sequence[SyncHandler], source: Any, event: Any) -> None:
+    """Call each handler in turn; one that raises is logged and the rest still run."""
+    for handler in handlers:
+        try:
+            handler(source, event)
+        except Exception:
+            _report_handler_error(handler, event)
+
+
+async def call_async_handlers(handlers: Sequence[AsyncHandler], source: Any, event: Any) -> None:
+    """Await each handler in turn; one that raises is logged and the rest still run."""
+    for handler in handlers:
+        try:
+            await handler(source, event)
+        except Exception:
+            _report_handler_error(handler, event)
+
+
+def _deliver_sync_batch(batch: list[tuple[Sequence[SyncHandler], Any, Any]]) -> None:
+    for handlers, source, event in batch:
+        call_sync_handlers(handlers, source, event)
+
+
+class _Lane:
+    """A bounded stream of events with one consumer task, shielded from cancellation.
+
+    The consumer must outlive the run's body: if the caller cancels the run, the
+    cancellation events still have to reach the handlers. So the consumer runs in a
+    shielded scope and ends when the send side closes; after a cancelled run it gets
+    a deadline (:data:`CANCELLED_DRAIN_TIMEOUT`) so a stuck handler cannot hold the
+    caller forever.
+    """
+
+    __slots__ = ("_done", "_receive", "_scope", "send")
+
+    def __init__(self, buffer_size: int) -> None:
+        send, receive = anyio.create_memory_object_stream[Any](buffer_size)
+        self.send: MemoryObjectSendStream[Any] = send
+        self._receive: MemoryObjectReceiveStream[Any] = receive
+        self._scope = anyio.CancelScope(shield=True)
+        self._done = anyio.Event()
+
+    async def run(
+        self, consume: Callable[[MemoryObjectReceiveStream[Any]], Awaitable[None]]
+    ) -> None:
+        try:
+            with self._scope, self._receive:
+                await consume(self._receive)
+            if self._scope.cancelled_caught:
+                logger.warning(
+                    "event delivery was cut off %.1f s after the run was cancelled; "
+                    "a handler did not finish in time",
+                    CANCELLED_DRAIN_TIMEOUT,
+                )
+        finally:
+            self._done.set()
+
+    async def aclose(self, *, cancelled: bool) -> None:
+        self.send.close()
+        if cancelled:
+            self._scope.deadline = min(
+                self._scope.deadline, anyio.current_time() + CANCELLED_DRAIN_TIMEOUT
+            )
+        with anyio.CancelScope(shield=True):
+            await self._done.wait()
+
+
+async def _consume_async(receive: MemoryObjectReceiveStream[Any]) -> None:
+    async for handlers, source, event in receive:
+        await call_async_handlers(handlers, source, event)
+
+
+async def _consume_sync(receive: MemoryObjectReceiveStream[Any]) -> None:
+    while True:
+        try:
+            batch = [await receive.receive()]
+        except anyio.EndOfStream:
+            return
+        while len(batch) < _MAX_SYNC_BATCH:
+            try:
+                batch.append(receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+        await anyio.to_thread.run_sync(_deliver_sync_batch, batch)
+
+
+class EventPipe:
+    """Stamps one run's events and fans them out to handlers and subscribers.
+
+    Args:
+        run_id: stamped on every event of the run.
+        router: finds each event's handlers at emission time.
+        task_group: where the lane consumers run; it must outlive the run's body.
+        buffer_size: capacity of each lane, in events.
+
+    Ordering: events are stamped in the order :meth:`emit` / :meth:`emit_nowait` are
+    called, and every lane receives them in that order. When a lane is full, the
+    event and every later one wait in an ordered backlog that one flusher task
+    drains; async emitters wait until their event has left the backlog, which is
+    how a slow consumer slows the run down.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        router: Router,
+        task_group: anyio.abc.TaskGroup,
+        *,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+    ) -> None:
+        if buffer_size < 1:
+            raise ValueError(f"event buffer_size must be at least 1, got {buffer_size}")
+        self.run_id = run_id
+        self._router = router
+        self._task_group = task_group
+        self._buffer_size = buffer_size
+        self._seq = 0
+        self._last_id: str | None = None
+        self._sync_lane: _Lane | None = None
+        self._async_lane: _Lane | None = None
+        self._subscribers: list[tuple[frozenset[str] | None, MemoryObjectSendStream[Any]]] = []
+        self._closed = False
+        # The ordered backlog used while some lane is full (see the class docs).
+        self._backlog: deque[tuple[MemoryObjectSendStream[Any], Any]] = deque()
+        self._queued = 0
+        self._flushed = 0
+        self._progress = anyio.Event()
+        self._flusher: _Lane | None = None
+
+    @property
+    def emitted(self) -> int:
+        """How many events this pipe has stamped so far."""
+        return self._seq
+
+    def stamp(self, event: Stampable, parent_id: str | None) -> None:
+        """Give *event* its place in the run: sequence, parent, previous and run id."""
+        if self._closed:
+            raise RunFinishedError(
+                f"run {self.run_id} has finished; {type(event).__name__} cannot be emitted into it"
+            )
+        event.emission_sequence = self._seq
+        self._seq += 1
+        event.previous_event_id = self._last_id
+        if event.parent_event_id is None:
+            event.parent_event_id = parent_id
+        event.run_id = self.run_id
+        self._last_id = event.event_id
+
+    async def emit(self, source: Any, event: Stampable, parent_id: str | None) -> None:
+        """Stamp *event* and deliver it to every lane that wants it.
+
+        Returns once every lane has accepted the event; waits (and checkpoints) only
+        when a lane is full. If the wait is cancelled the event is still delivered.
+        """
+        self.stamp(event, parent_id)
+        target = self._deliver_nowait(source, event)
+        while self._flushed < target:
+            await self._progress.wait()
+
+    def emit_nowait(self, source: Any, event: Stampable, parent_id: str | None) -> None:
+        """Stamp *event* and deliver it without blocking, for sync code on the loop thread.
+
+        A full lane does not lose the event: it waits in the ordered backlog.
+        """
+        self.stamp(event, parent_id)
+        self._deliver_nowait(source, event)
+
+    def _deliver_nowait(self, source: Any, event: Stampable) -> int:
+        # Returns 0 if the event reached every lane, else the backlog position that
+        # must be flushed before the event counts as delivered.
+        backlog = self._backlog
+        sync_handlers, async_handlers = self._router.handlers_for(event)
+        deliveries: list[tuple[MemoryObjectSendStream[Any], Any]] = []
+        if sync_handlers:
+            lane = self._sync_lane or self._open_lane("sync")
+            deliveries.append((lane.send, (sync_handlers, source, event)))
+        if async_handlers:
+            lane = self._async_lane or self._open_lane("async")
+            deliveries.append((lane.send, (async_handlers, source, event)))
+        for channels, subscriber in self._subscribers:
+            if channels is None or event.channel in channels:
+                deliveries.append((subscriber, event))
+        for send, item in deliveries:
+            if not backlog:
+                try:
+                    send.send_nowait(item)
+                    continue
+                except anyio.WouldBlock:
+                    pass
+            backlog.append((send, item))
+            self._queued += 1
+        if not backlog:
+            return 0
+        if self._flusher is None:
+            self._flusher = _Lane(1)
+            self._task_group.start_soon(
+                self._flusher.run, self._flush, name="anycrew event backlog"
+            )
+        return self._queued
+
+    async def _flush(self, _: MemoryObjectReceiveStream[Any]) -> None:
+        backlog = self._backlog
+        while backlog:
+            send, item = backlog[0]
+            await send.send(item)
+            backlog.popleft()
+            self._flushed += 1
+            progress, self._progress = self._progress, anyio.Event()
+            progress.set()
+        self._flusher = None
+
+    def _open_lane(self, kind: str) -> _Lane:
+        lane = _Lane(self._buffer_size)
+        if kind == "sync":
+            self._sync_lane = lane
+            self._task_group.start_soon(lane.run, _consume_sync, name="anycrew sync handlers")
+        else:
+            self._async_lane = lane
+            self._task_group.start_soon(lane.run, _consume_async, name="anycrew async handlers")
+        return lane
+
+    def subscribe(
+        self, channels: frozenset[str] | None = None, buffer_size: int | None = None
+    ) -> MemoryObjectReceiveStream[Any]:
+        """Open a subscription that receives every later event (of *channels*, if given).
+
+        The caller owns the returned stream and must keep reading it: a full
+        subscription applies backpressure to the run. It ends when the run ends.
+        """
+        size = self._buffer_size if buffer_size is None else buffer_size
+        if size < 1:
+            raise ValueError(f"subscription buffer_size must be at least 1, got {size}")
+        send, receive = anyio.create_memory_object_stream[Any](size)
+        self._subscribers.append((channels, send))
+        return receive
+
+    async def aclose(self, *, cancelled: bool = False) -> None:
+        """Refuse further events and wait until every handler has seen every event.
+
+        Shielded: a cancelled run still finishes delivering (within
+        :data:`CANCELLED_DRAIN_TIMEOUT` per lane).
+        """
+        self._closed = True
+        if self._flusher is not None:
+            await self._flusher.aclose(cancelled=cancelled)
+        for lane in (self._sync_lane, self._async_lane):
+            if lane is not None:
+                await lane.aclose(cancelled=cancelled)
+        for _, subscriber in self._subscribers:
+            subscriber.close()

@@ -1,0 +1,174 @@
+"""Run scopes: every kickoff is a task group with a cancel scope, a run id and a pipe.
+
+:func:`open_run` runs a body inside a fresh run and binds it to a context variable,
+so anything inside (an agent step, a tool, an LLM adapter) finds its run with
+:func:`current_run` and emits into its pipe with :func:`emit`. A run opened while
+another run is current on the same event loop becomes its child: it gets its own
+task group and cancel scope but shares the parent's pipe, so the events of a crew
+inside a flow nest under the flow's events.
+
+The event in force as "parent" for new events is another context variable, set
+with :func:`span`; child tasks inherit it, so spans nest across task boundaries.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+
+from ._pipe import DEFAULT_BUFFER_SIZE, EventPipe, Router, Stampable
+
+T = TypeVar("T")
+
+#: How long cancellation events may take to be accepted by a full pipe.
+SHIELDED_EMIT_TIMEOUT = 5.0
+
+
+@dataclass(eq=False, slots=True)
+class Run:
+    """One kickoff in progress.
+
+    Attributes:
+        run_id: unique id, stamped on every event of the run (and of its children).
+        pipe: the run's event pipe (shared with child runs).
+        cancel_scope: cancelling it stops the run.
+        task_group: where the run's concurrent work lives.
+        parent: the enclosing run, if this one was opened inside another.
+    """
+
+    run_id: str
+    pipe: EventPipe
+    cancel_scope: anyio.CancelScope
+    task_group: anyio.abc.TaskGroup
+    parent: Run | None = None
+    thread_id: int = field(default_factory=threading.get_ident)
+
+
+_current_run: ContextVar[Run | None] = ContextVar("anycrew_run", default=None)
+_current_parent: ContextVar[str | None] = ContextVar("anycrew_parent_event", default=None)
+
+
+def current_run() -> Run | None:
+    """The run the calling code belongs to, if it is on that run's event loop thread."""
+    run = _current_run.get()
+    if run is not None and run.thread_id != threading.get_ident():
+        return None
+    return run
+
+
+def current_parent_id() -> str | None:
+    """The id of the event that new events are nested under."""
+    return _current_parent.get()
+
+
+@contextmanager
+def span(event_id: str | None) -> Iterator[None]:
+    """Nest the events emitted inside the block under the event *event_id*."""
+    token = _current_parent.set(event_id)
+    try:
+        yield
+    finally:
+        _current_parent.reset(token)
+
+
+async def emit(source: Any, event: Stampable) -> None:
+    """Emit *event* into the current run's pipe.
+
+    Raises:
+        RuntimeError: when no run is current on this thread.
+    """
+    run = current_run()
+    if run is None:
+        raise RuntimeError(
+            f"{type(event).__name__} was emitted outside of a run; "
+            "emit from inside a kickoff, or use event_bus.emit() for standalone events"
+        )
+    await run.pipe.emit(source, event, _current_parent.get())
+
+
+async def emit_shielded(source: Any, event: Stampable) -> None:
+    """Emit *event* even though the run is being cancelled (bounded by a timeout)."""
+    with anyio.move_on_after(SHIELDED_EMIT_TIMEOUT, shield=True):
+        await emit(source, event)
+
+
+def unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """Return the one exception a group stands for, or the group if there are several."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    cancelled = anyio.get_cancelled_exc_class()
+    errors = [exc for exc in leaves if not isinstance(exc, cancelled)]
+    if len(errors) == 1:
+        return errors[0]
+    if not errors and leaves:
+        return leaves[0]
+    return group
+
+
+async def open_run(
+    body: Callable[[Run], Awaitable[T]],
+    *,
+    router: Router,
+    buffer_size: int = DEFAULT_BUFFER_SIZE,
+) -> T:
+    """Run *body* inside a new run scope and return its result.
+
+    The body runs as the host of the run's task group; its concurrent work goes into
+    ``run.task_group``. When the body ends (returns, raises or is cancelled) the run
+    waits for its children, then for every handler to finish with every event, and
+    only then returns or re-raises. A single error is raised as itself, never wrapped
+    in an exception group; cancellation propagates unchanged.
+    """
+    parent = current_run()
+    if parent is not None:
+        return await _run_body(body, parent.pipe, parent.run_id, parent)
+
+    run_id = uuid.uuid4().hex
+    try:
+        # The dispatch group holds the pipe's consumers; it outlives the body so the
+        # events of a failing or cancelled run still reach every handler.
+        async with anyio.create_task_group() as dispatch:
+            pipe = EventPipe(run_id, router, dispatch, buffer_size=buffer_size)
+            cancelled = False
+            try:
+                return await _run_body(body, pipe, run_id, None)
+            except anyio.get_cancelled_exc_class():
+                cancelled = True
+                raise
+            finally:
+                await pipe.aclose(cancelled=cancelled)
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+    raise AssertionError("unreachable")  # pragma: no cover - for type checkers
+
+
+async def _run_body(
+    body: Callable[[Run], Awaitable[T]], pipe: EventPipe, run_id: str, parent: Run | None
+) -> T:
+    try:
+        async with anyio.create_task_group() as tg:
+            run = Run(run_id, pipe, tg.cancel_scope, tg, parent)
+            token = _current_run.set(run)
+            try:
+                return await body(run)
+            finally:
+                _current_run.reset(token)
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+    raise AssertionError("unreachable")  # pragma: no cover - for type checkers

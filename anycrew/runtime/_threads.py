@@ -1,0 +1,255 @@
+"""Where the engine's event loop runs: the sync driver and the thread shim.
+
+There is one async engine. ``kickoff()`` drives it on a private loop
+(:func:`run_blocking`); ``kickoff_async()`` runs ``kickoff()`` in a worker thread
+(:func:`run_in_worker`) and bridges the awaiting task's cancellation into the
+worker's private loop, so cancelling the caller stops the run inside the thread and
+the caller returns only once the thread is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+from anyio.from_thread import start_blocking_portal
+
+T = TypeVar("T")
+
+#: Default number of worker threads anycrew's own work may hold at once per loop.
+DEFAULT_THREAD_LIMIT: Final = 40
+
+_limiter: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar(
+    "anycrew_thread_limiter"
+)
+
+
+def thread_limiter() -> anyio.CapacityLimiter:
+    """anycrew's worker-thread limiter for the current event loop.
+
+    Its size comes from ``ANYCREW_THREAD_LIMIT`` (default 40). Separate from anyio's
+    default limiter, so an application's own ``to_thread`` calls and anycrew's do not
+    starve each other.
+    """
+    try:
+        return _limiter.get()
+    except LookupError:
+        pass
+    raw = os.environ.get("ANYCREW_THREAD_LIMIT", "").strip() or str(DEFAULT_THREAD_LIMIT)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"ANYCREW_THREAD_LIMIT must be a positive integer, got {raw!r}")
+    limiter = anyio.CapacityLimiter(int(raw))
+    _limiter.set(limiter)
+    return limiter
+
+
+def current_backend() -> tuple[str, dict[str, Any]]:
+    """Name and options of the running anyio backend ("asyncio", with uvloop if used, or "trio")."""
+    token = anyio.lowlevel.current_token()
+    if not isinstance(token.native_token, asyncio.AbstractEventLoop):
+        return "trio", {}
+    loop = asyncio.get_running_loop()
+    return "asyncio", {"use_uvloop": type(loop).__module__.startswith("uvloop")}
+
+
+def _default_backend() -> tuple[str, dict[str, Any]]:
+    name = os.environ.get("ANYCREW_BACKEND", "asyncio").strip().lower() or "asyncio"
+    if name == "uvloop":
+        return "asyncio", {"use_uvloop": True}
+    if name not in ("asyncio", "trio"):
+        raise ValueError(f"ANYCREW_BACKEND must be 'asyncio', 'trio' or 'uvloop', got {name!r}")
+    return name, {}
+
+
+def loop_running_in_this_thread() -> bool:
+    """True if an asyncio or trio event loop is running in the calling thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return True
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            return False
+        return True
+    return False
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(key: str, message: str) -> None:
+    """Issue a RuntimeWarning for *key* the first time only."""
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+class CancelBridge:
+    """Carries a host task's cancellation into a worker thread's private loop.
+
+    The host calls :meth:`cancel` from its own thread; the worker registers its run's
+    cancel scope with :meth:`attach` once its loop is running. Either order works: a
+    cancel that arrives before the worker attaches is applied on attachment.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requested = False
+        self._scope: anyio.CancelScope | None = None
+        self._call_soon: Callable[[Callable[[], object]], object] | None = None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._requested
+
+    def attach(self, scope: anyio.CancelScope) -> None:
+        """Register the worker loop's cancel scope (call from inside that loop)."""
+        native: Any = anyio.lowlevel.current_token().native_token
+        call_soon = (
+            native.call_soon_threadsafe
+            if isinstance(native, asyncio.AbstractEventLoop)
+            else native.run_sync_soon  # a trio.lowlevel.TrioToken
+        )
+        with self._lock:
+            if self._requested:
+                scope.cancel()
+            self._scope = scope
+            self._call_soon = call_soon
+
+    def detach(self) -> None:
+        with self._lock:
+            self._scope = None
+            self._call_soon = None
+
+    def cancel(self) -> None:
+        """Request cancellation of the worker's run (from any thread; idempotent)."""
+        with self._lock:
+            self._requested = True
+            scope, call_soon = self._scope, self._call_soon
+            if scope is None or call_soon is None:
+                return
+            # RuntimeError: the worker's loop closed between its last step and this
+            # call, so there is nothing left to cancel.
+            with contextlib.suppress(RuntimeError):
+                call_soon(scope.cancel)
+
+
+def run_blocking(
+    async_fn: Callable[..., Awaitable[T]],
+    *args: Any,
+    backend: tuple[str, dict[str, Any]] | None = None,
+    entry_name: str = "kickoff",
+    async_name: str = "akickoff",
+) -> T:
+    """Drive ``async_fn(*args)`` to completion from synchronous code.
+
+    Runs it on a private event loop in the calling thread; if that thread is already
+    running a loop (a notebook, a sync handler in an async server), runs it on a
+    private loop in a helper thread instead, and warns once that the async entry
+    would serve better. The backend is *backend*, else ``ANYCREW_BACKEND`` (asyncio,
+    trio or uvloop; default asyncio).
+    """
+    name, options = backend if backend is not None else _default_backend()
+    if loop_running_in_this_thread():
+        warn_once(
+            f"{entry_name}-in-loop",
+            f"{entry_name}() was called from a thread that is running an event loop; "
+            f"it runs on a helper thread and blocks this loop until it finishes. "
+            f"Use 'await {async_name}()' instead.",
+        )
+        with start_blocking_portal(name, options or None) as portal:
+            return portal.call(async_fn, *args)
+    return anyio.run(async_fn, *args, backend=name, backend_options=options or None)
+
+
+class _Cancelled:
+    """What a bridged worker run returns when its host cancelled it."""
+
+
+async def _bridged(
+    bridge: CancelBridge, async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
+) -> T | _Cancelled:
+    with anyio.CancelScope() as scope:
+        bridge.attach(scope)
+        try:
+            return await async_fn(*args)
+        finally:
+            bridge.detach()
+    return _Cancelled()
+
+
+async def run_in_worker(
+    async_fn: Callable[..., Awaitable[T]], *args: Any, backend: tuple[str, dict[str, Any]]
+) -> T:
+    """Drive ``async_fn(*args)`` on a private loop in a worker thread (the thread shim).
+
+    The thread comes from anycrew's :func:`thread_limiter`; its private loop uses
+    *backend*. If the awaiting task is cancelled, the cancellation is bridged into
+    the worker's loop, which stops the run there; this function still waits for the
+    thread to finish (no abandoned threads), then the cancellation propagates to the
+    caller unchanged.
+    """
+    import outcome  # only the shim needs it; keep it off the import path
+
+    bridge = CancelBridge()
+    done = False
+
+    def worker() -> T | _Cancelled:
+        name, options = backend
+        return anyio.run(
+            _bridged, bridge, async_fn, args, backend=name, backend_options=options or None
+        )
+
+    async def forward_cancellation() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not done:
+                bridge.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(forward_cancellation)
+        try:
+            result = await anyio.to_thread.run_sync(
+                outcome.capture, worker, limiter=thread_limiter()
+            )
+            done = True
+        finally:
+            tg.cancel_scope.cancel()
+    value = result.unwrap()
+    if isinstance(value, _Cancelled):
+        # Only the host cancels through the bridge, so this checkpoint raises.
+        await anyio.lowlevel.checkpoint()
+        raise RuntimeError("the worker's run was cancelled but its caller was not")
+    return value
+
+
+def checkpoint() -> None:
+    """Let cooperative sync code running in a worker thread notice cancellation.
+
+    Call it regularly from a long sync tool or callback: once the run that started
+    the thread is cancelled, it raises the backend's cancellation exception, which
+    the tool should let propagate. Outside a worker thread it does nothing.
+    """
+    try:
+        anyio.from_thread.check_cancelled()
+    except RuntimeError:
+        # Not in a worker thread started by an event loop: nothing to check.
+        return

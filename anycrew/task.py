@@ -1,0 +1,70 @@
+"""Task: a piece of work with an expected output, done by an agent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._interpolate import interpolate
+from .agent import Agent
+from .tasks.task_output import TaskOutput
+
+
+class Task(BaseModel):
+    """One task of a crew.
+
+    ``{placeholders}`` in the description and expected output are filled from the
+    kickoff inputs; every kickoff starts again from these templates.
+
+    Args:
+        description: what to do.
+        expected_output: what the answer should look like.
+        agent: who does it (required in a sequential crew).
+        name: a short name, used in events and errors.
+        context: the tasks whose outputs this task sees. ``None`` (the default) means
+            every earlier task; ``[]`` means none.
+        async_execution: run concurrently with the following tasks; the next
+            synchronous task (or the end of the crew) waits for it.
+        callback: called with the TaskOutput when the task completes (sync or async).
+
+    After a kickoff, ``output`` holds the task's latest TaskOutput (concurrent
+    kickoffs of one crew each get their own outputs in their CrewOutput).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, frozen=True)
+    description: str
+    expected_output: str
+    agent: Agent | None = None
+    name: str | None = None
+    context: list[Task] | None = None
+    async_execution: bool = False
+    callback: Callable[[TaskOutput], Any] | None = None
+    output: TaskOutput | None = None
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.display_name!r}, agent={getattr(self.agent, 'role', None)!r})"
+
+    @property
+    def display_name(self) -> str:
+        """The name, else the start of the description."""
+        if self.name:
+            return self.name
+        first = self.description.strip().splitlines()[0] if self.description.strip() else ""
+        return first if len(first) <= 60 else first[:57] + "..."
+
+    def interpolated(self, inputs: dict[str, Any]) -> tuple[str, str]:
+        """Description and expected output with *inputs* filled in.
+
+        Raises:
+            InvalidInputError: if a placeholder has no input.
+        """
+        owner = f"task {self.display_name!r}"
+        return (
+            interpolate(self.description, inputs, owner=owner, field="description"),
+            interpolate(self.expected_output, inputs, owner=owner, field="expected_output"),
+        )

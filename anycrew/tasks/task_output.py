@@ -1,0 +1,45 @@
+"""TaskOutput: what one task produced."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from ..types._output import StructuredOutput
+from .output_format import OutputFormat
+
+
+class TaskOutput(StructuredOutput):
+    """The result of one task.
+
+    ``str(output)`` is the pydantic model's text if there is one, else the JSON dict
+    if there is one, else ``raw``. ``output["key"]`` reads from the pydantic model or
+    the JSON dict.
+    """
+
+    description: str
+    name: str | None = None
+    expected_output: str | None = None
+    summary: str | None = None
+    agent: str = ""
+    output_format: OutputFormat = OutputFormat.RAW
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _set_summary(self) -> TaskOutput:
+        if self.summary is None:
+            excerpt = " ".join(self.description.split(" ")[:10])
+            self.summary = f"{excerpt}..."
+        return self
+
+    @property
+    def json(self) -> str | None:  # type: ignore[override]
+        """The JSON dict as a string (only for tasks with ``output_json``)."""
+        if self.output_format != OutputFormat.JSON:
+            raise ValueError(
+                "this task's output is not JSON; set output_json=<model> on the Task "
+                "to get a JSON output"
+            )
+        return json.dumps(self.json_dict)

@@ -1,0 +1,90 @@
+"""Shared fixtures: every async test runs under asyncio and trio."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from anycrew import LLM, Agent, Crew, Task
+from anycrew.events import BaseEvent, event_bus
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class Recorder:
+    """Collects every event delivered to a sync handler, in delivery order."""
+
+    def __init__(self) -> None:
+        self.events: list[BaseEvent] = []
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, source: Any, event: BaseEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+            self.threads.add(threading.current_thread().name)
+
+    @property
+    def types(self) -> list[str]:
+        return [event.type for event in self.events]
+
+    def of(self, cls: type[BaseEvent]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, cls)]
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A sync handler for every event, registered in a scope of its own."""
+    rec = Recorder()
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(BaseEvent, rec)
+        yield rec
+
+
+def make_crew(
+    n_tasks: int = 1,
+    *,
+    llm: LLM | None = None,
+    name: str = "crew",
+    **task_kwargs: Any,
+) -> Crew:
+    """A crew of one agent and *n_tasks* tasks whose descriptions use {topic}."""
+    agent = Agent(
+        role="Analyst of {topic}",
+        goal="Explain {topic}",
+        backstory="Knows {topic} well",
+        llm=llm or LLM(model="sim"),
+    )
+    tasks = [
+        Task(
+            description=f"Step {i + 1}: study {{topic}}",
+            expected_output="One line",
+            agent=agent,
+            name=f"step{i + 1}",
+            **task_kwargs,
+        )
+        for i in range(n_tasks)
+    ]
+    return Crew(agents=[agent], tasks=tasks, name=name)
+
+
+@pytest.fixture
+def crew_factory() -> Callable[..., Crew]:
+    return make_crew
+
+
+async def warm_thread_pools() -> None:
+    """Start (and leave idle) the pooled worker threads a kickoff may use.
+
+    Idle pooled workers are not leaks; warming the pools first lets tests compare
+    thread counts before and after a run.
+    """
+    for _ in range(2):
+        await anyio.to_thread.run_sync(lambda: None)

@@ -8,12 +8,12 @@ PY := $(VENV)/bin/python
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base pyproject.toml
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
 demo: $(VENV)/.base

@@ -9,7 +9,9 @@ from typing import Any
 
 from .errors import InvalidInputError
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
+# ``{{name}}`` is an escaped placeholder: it becomes the literal ``{name}``.
+_PLACEHOLDER = re.compile(rf"\{{\{{({_NAME})\}}\}}|\{{({_NAME})\}}")
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -57,7 +59,7 @@ def validate_inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def placeholders(template: str) -> list[str]:
     """The placeholder names in *template*, in order of appearance."""
-    return _PLACEHOLDER.findall(template)
+    return [name for escaped, name in _PLACEHOLDER.findall(template) if not escaped]
 
 
 def _render(value: Any) -> str:
@@ -70,7 +72,8 @@ def interpolate(template: str, inputs: Mapping[str, Any], *, owner: str, field: 
     """Replace each ``{name}`` in *template* with ``inputs[name]``.
 
     Only identifiers in braces are placeholders, so JSON examples and other braces
-    in the text are left alone. Lists and dicts are written as JSON.
+    in the text are left alone; ``{{name}}`` gives a literal ``{name}``. Lists and
+    dicts are written as JSON.
 
     Raises:
         InvalidInputError: if a placeholder has no input, naming it and *owner*.
@@ -79,7 +82,9 @@ def interpolate(template: str, inputs: Mapping[str, Any], *, owner: str, field: 
         return template
 
     def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
+        escaped, name = match.groups()
+        if escaped:
+            return f"{{{escaped}}}"
         if name not in inputs:
             raise InvalidInputError(
                 f"missing input {name!r} for {owner} ({field}): pass inputs={{{name!r}: ...}} "

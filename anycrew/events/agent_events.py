@@ -10,6 +10,8 @@ from .base import BaseEvent
 
 
 class AgentEvent(BaseEvent):
+    """Base of the agent events."""
+
     channel: ClassVar[str] = "lifecycle"
 
 

@@ -9,11 +9,15 @@ from .base import BaseEvent
 
 
 class LLMCallType(str, Enum):
+    """Whether an LLM call produced text or tool calls."""
+
     LLM_CALL = "llm_call"
     TOOL_CALL = "tool_call"
 
 
 class LLMEvent(BaseEvent):
+    """Base of the LLM events; carries the model and the call's id."""
+
     channel: ClassVar[str] = "llm"
     model: str | None = None
     call_id: str | None = None

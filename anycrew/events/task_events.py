@@ -8,6 +8,8 @@ from .base import BaseEvent
 
 
 class TaskEvent(BaseEvent):
+    """Base of the task events."""
+
     channel: ClassVar[str] = "lifecycle"
 
 

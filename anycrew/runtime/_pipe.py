@@ -285,7 +285,10 @@ class EventPipe:
             self._flushed += 1
             progress, self._progress = self._progress, anyio.Event()
             progress.set()
-        self._flusher = None
+        # Nothing awaits between the empty check and here, so no item can be missed.
+        if self._flusher is not None:
+            self._flusher.send.close()
+            self._flusher = None
 
     def _open_lane(self, kind: str) -> _Lane:
         lane = _Lane(self._buffer_size)

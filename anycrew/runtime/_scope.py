@@ -118,6 +118,9 @@ def unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
         return errors[0]
     if not errors and leaves:
         return leaves[0]
+    # Several errors: drop layers of groups that only wrap another group.
+    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
+        group = group.exceptions[0]
     return group
 
 

@@ -253,3 +253,6 @@ def checkpoint() -> None:
     except RuntimeError:
         # Not in a worker thread started by an event loop: nothing to check.
         return
+
+
+checkpoint.__module__ = "anycrew"

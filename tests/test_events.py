@@ -1,0 +1,287 @@
+"""The event bus: registration, ordering, nesting, isolation and delivery guarantees."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, ClassVar
+
+import anyio
+import pytest
+
+from anycrew import LLM
+from anycrew.events import (
+    AgentExecutionCompletedEvent,
+    AgentExecutionStartedEvent,
+    BaseEvent,
+    BaseEventListener,
+    CrewKickoffCompletedEvent,
+    CrewKickoffStartedEvent,
+    EventBus,
+    LLMCallCompletedEvent,
+    LLMCallStartedEvent,
+    LLMStreamChunkEvent,
+    TaskCompletedEvent,
+    TaskStartedEvent,
+    crewai_event_bus,
+    event_bus,
+)
+
+from .conftest import Recorder, make_crew
+
+pytestmark = pytest.mark.anyio
+
+
+class NoteEvent(BaseEvent):
+    text: str
+
+
+class RoutedEvent(BaseEvent):
+    channel: ClassVar[str] = "messages"
+    type: str = "routed"
+
+
+def test_event_envelope_defaults() -> None:
+    event = NoteEvent(text="hi")
+    assert event.type == "note"
+    assert event.channel == "custom"
+    assert RoutedEvent().type == "routed"
+    assert CrewKickoffStartedEvent().type == "crew_kickoff_started"
+    assert LLMStreamChunkEvent(chunk="x").channel == "llm"
+    assert TaskStartedEvent().channel == "lifecycle"
+    assert crewai_event_bus is event_bus
+    with pytest.raises(TypeError, match="channel"):
+
+        class Bad(BaseEvent):
+            channel: ClassVar[str] = "nowhere"
+
+
+async def test_sync_handler_sees_a_gapless_sequence(recorder: Recorder) -> None:
+    await make_crew(3, llm=LLM(model="sim", stream=True)).akickoff({"topic": "seq"})
+    assert [e.emission_sequence for e in recorder.events] == list(range(len(recorder.events)))
+    assert len({e.run_id for e in recorder.events}) == 1
+    previous = [e.previous_event_id for e in recorder.events]
+    assert previous == [None] + [e.event_id for e in recorder.events[:-1]]
+    assert len(recorder.of(LLMStreamChunkEvent)) > 3
+
+
+async def test_async_handlers_see_the_same_order_on_the_callers_thread() -> None:
+    seen: list[int | None] = []
+    threads: set[int] = set()
+
+    async def handler(source: Any, event: BaseEvent) -> None:
+        await anyio.sleep(0)  # a handler that yields must not reorder anything
+        seen.append(event.emission_sequence)
+        threads.add(threading.get_ident())
+
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(BaseEvent, handler)
+        await make_crew(2).akickoff({"topic": "x"})
+    assert seen == list(range(14))
+    assert threads == {threading.get_ident()}
+
+
+async def test_starting_events_are_parents(recorder: Recorder) -> None:
+    await make_crew(1).akickoff({"topic": "nest"})
+    by_type = {e.type: e for e in recorder.events}
+    crew = by_type["crew_kickoff_started"]
+    task = by_type["task_started"]
+    agent = by_type["agent_execution_started"]
+    call = by_type["llm_call_started"]
+    assert crew.parent_event_id is None
+    assert task.parent_event_id == crew.event_id
+    assert agent.parent_event_id == task.event_id
+    assert call.parent_event_id == agent.event_id
+    # A closing event sits beside its opening event and points back at it.
+    for closing, opening in [
+        ("llm_call_completed", call),
+        ("agent_execution_completed", agent),
+        ("task_completed", task),
+        ("crew_kickoff_completed", crew),
+    ]:
+        assert by_type[closing].parent_event_id == opening.parent_event_id
+        assert by_type[closing].started_event_id == opening.event_id
+    assert call.task_name == "step1"
+    assert call.agent_role == "Analyst of nest"
+    assert isinstance(by_type["task_completed"], TaskCompletedEvent)
+
+
+async def test_a_raising_handler_is_logged_and_changes_nothing(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(source: Any, event: BaseEvent) -> None:
+        raise RuntimeError("handler bug")
+
+    async def broken_async(source: Any, event: BaseEvent) -> None:
+        raise RuntimeError("async handler bug")
+
+    event_bus.register_handler(TaskStartedEvent, broken)
+    event_bus.register_handler(TaskStartedEvent, broken_async)
+    with caplog.at_level(logging.ERROR, logger="anycrew.events"):
+        result = await make_crew(2).akickoff({"topic": "x"})
+    assert result.raw == "Simulated answer to: Step 2: study x"
+    assert len(recorder.events) == 14
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("broken raised" in m for m in messages) == 2
+    assert sum("broken_async raised" in m for m in messages) == 2
+
+
+async def test_every_handler_has_finished_when_kickoff_returns() -> None:
+    done: list[str] = []
+
+    async def slow(source: Any, event: BaseEvent) -> None:
+        await anyio.sleep(0.01)
+        done.append(event.type)
+
+    def slow_sync(source: Any, event: BaseEvent) -> None:
+        threading.Event().wait(0.01)
+        done.append("sync:" + event.type)
+
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(BaseEvent, slow)
+        event_bus.register_handler(BaseEvent, slow_sync)
+        await make_crew(1).akickoff({"topic": "x"})
+        assert done.count("crew_kickoff_completed") == 1
+        assert done.count("sync:crew_kickoff_completed") == 1
+        assert len(done) == 16
+
+
+async def test_a_blocking_sync_handler_never_blocks_the_callers_loop() -> None:
+    # The handler blocks until a task on the caller's loop releases it. If sync
+    # handlers ran on the loop, that task could never run and the wait times out.
+    released = threading.Event()
+    outcomes: list[bool] = []
+
+    def blocking(source: Any, event: CrewKickoffStartedEvent) -> None:
+        outcomes.append(released.wait(5))
+
+    async def release_soon() -> None:
+        await anyio.sleep(0.01)
+        released.set()
+
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(CrewKickoffStartedEvent, blocking)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(release_soon)
+            await make_crew(1).akickoff({"topic": "x"})
+    assert outcomes == [True]
+
+
+async def test_scoped_handlers_are_isolated() -> None:
+    outside: list[str] = []
+    inside: list[str] = []
+
+    def record_outside(source: Any, event: CrewKickoffCompletedEvent) -> None:
+        outside.append(event.type)
+
+    event_bus.register_handler(CrewKickoffCompletedEvent, record_outside)
+    try:
+        with event_bus.scoped_handlers():
+            event_bus.register_handler(
+                CrewKickoffCompletedEvent, lambda s, e: inside.append(e.type)
+            )
+            await make_crew(1).akickoff({"topic": "in"})
+        await make_crew(1).akickoff({"topic": "out"})
+    finally:
+        event_bus.off(CrewKickoffCompletedEvent, record_outside)
+    assert inside == ["crew_kickoff_completed"]
+    assert outside == ["crew_kickoff_completed"]
+
+
+async def test_off_and_run_filters(recorder: Recorder) -> None:
+    removed: list[str] = []
+    other_run: list[str] = []
+
+    def handler(source: Any, event: BaseEvent) -> None:
+        removed.append(event.type)
+
+    event_bus.register_handler(BaseEvent, handler)
+    event_bus.off(BaseEvent, handler)
+    event_bus.register_handler(BaseEvent, lambda s, e: other_run.append(e.type), run_id="nope")
+    await make_crew(1).akickoff({"topic": "x"})
+    assert removed == []
+    assert other_run == []
+    assert len(recorder.events) == 8
+
+
+def test_registration_is_checked() -> None:
+    bus = EventBus()
+    with pytest.raises(TypeError, match="BaseEvent subclasses"):
+        bus.register_handler(dict, lambda s, e: None)  # type: ignore[type-var]
+    with pytest.raises(TypeError, match="must be callable"):
+        bus.register_handler(BaseEvent, "not callable")  # type: ignore[arg-type]
+
+
+async def test_base_event_listener_registers_on_creation() -> None:
+    class Tracker(BaseEventListener):
+        def __init__(self) -> None:
+            self.completed: list[str] = []
+            super().__init__()
+
+        def setup_listeners(self, crewai_event_bus: EventBus) -> None:
+            @crewai_event_bus.on(AgentExecutionCompletedEvent)
+            def on_done(source: Any, event: AgentExecutionCompletedEvent) -> None:
+                self.completed.append(event.output)
+
+    with event_bus.scoped_handlers():
+        tracker = Tracker()
+        await make_crew(2).akickoff({"topic": "x"})
+    assert tracker.completed == [
+        "Simulated answer to: Step 1: study x",
+        "Simulated answer to: Step 2: study x",
+    ]
+
+
+async def test_custom_events_join_the_run_in_order(recorder: Recorder) -> None:
+    async def callback(output: Any) -> None:
+        await event_bus.aemit(output, NoteEvent(text="from async"))
+        event_bus.emit(output, NoteEvent(text="from sync"))
+
+    crew = make_crew(1, callback=callback)
+    await crew.akickoff({"topic": "x"})
+    notes = recorder.of(NoteEvent)
+    assert [n.text for n in notes] == ["from async", "from sync"]
+    assert {n.run_id for n in notes} == {recorder.events[0].run_id}
+    assert [e.emission_sequence for e in recorder.events] == list(range(10))
+    assert notes[0].parent_event_id == recorder.of(TaskStartedEvent)[0].event_id
+
+
+async def test_events_outside_a_run_go_straight_to_handlers() -> None:
+    got: list[str] = []
+
+    async def async_handler(source: Any, event: NoteEvent) -> None:
+        got.append("async " + event.text)
+
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(NoteEvent, lambda s, e: got.append("sync " + e.text))
+        await event_bus.aemit(None, NoteEvent(text="a"))
+        event_bus.emit(None, NoteEvent(text="b"))  # sync handlers only: fine on a loop
+        event_bus.register_handler(NoteEvent, async_handler)
+        with pytest.raises(RuntimeError, match="aemit"):
+            event_bus.emit(None, NoteEvent(text="c"))
+    assert got == ["sync a", "sync b", "sync c"]
+
+
+def test_sync_emit_outside_any_loop_runs_async_handlers() -> None:
+    got: list[str] = []
+
+    async def async_handler(source: Any, event: NoteEvent) -> None:
+        got.append(event.text)
+
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(NoteEvent, async_handler)
+        event_bus.emit(None, NoteEvent(text="plain"))
+    assert got == ["plain"]
+
+
+async def test_llm_events_carry_model_and_usage(recorder: Recorder) -> None:
+    await make_crew(1, llm=LLM(model="sim/echo")).akickoff({"topic": "x"})
+    (started,) = recorder.of(LLMCallStartedEvent)
+    (completed,) = recorder.of(LLMCallCompletedEvent)
+    assert started.model == completed.model == "sim/echo"
+    assert started.call_id == completed.call_id
+    assert isinstance(started.messages, list)
+    assert started.messages[0]["role"] == "system"
+    assert completed.usage is not None
+    assert completed.usage["completion_tokens"] > 0
+    assert recorder.of(AgentExecutionStartedEvent)[0].task_prompt.startswith("Current Task:")

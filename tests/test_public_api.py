@@ -1,0 +1,59 @@
+"""The public surface: every exported name is importable, documented and public."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import anycrew
+import anycrew.events
+
+PUBLIC_MODULES = [anycrew, anycrew.events]
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)
+def test_exports_are_sorted_documented_and_public(module: object) -> None:
+    names = module.__all__  # type: ignore[attr-defined]
+    assert len(set(names)) == len(names)
+    for name in names:
+        obj = getattr(module, name)
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__doc__, f"{name} has no docstring"
+            owner = obj.__module__
+            assert owner.startswith("anycrew"), (name, owner)
+            assert not any(part.startswith("_") for part in owner.split(".")), (name, owner)
+            assert getattr(importlib.import_module(owner), obj.__name__) is obj
+
+
+def test_crewai_import_paths_exist() -> None:
+    from anycrew.crews.crew_output import CrewOutput
+    from anycrew.llms.base_llm import BaseLLM
+    from anycrew.tasks.task_output import TaskOutput
+    from anycrew.types.usage_metrics import UsageMetrics
+
+    assert CrewOutput is anycrew.CrewOutput
+    assert TaskOutput is anycrew.TaskOutput
+    assert BaseLLM is anycrew.BaseLLM
+    assert UsageMetrics is anycrew.UsageMetrics
+
+
+def test_import_stays_light() -> None:
+    code = (
+        "import sys, anycrew; "
+        "heavy = [m for m in ('httpx', 'sqlite3', 'trio', 'anycrew.adapters.llm.sim') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_secrets_free_reprs() -> None:
+    llm = anycrew.LLM(model="sim", latency=0.5)
+    assert repr(llm) == "LLM(model='sim', stream=False)"
+    agent = anycrew.Agent(role="r", goal="g", backstory="b", llm=llm)
+    assert repr(agent) == "Agent(role='r', llm=LLM(model='sim', stream=False))"

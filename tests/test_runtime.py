@@ -1,0 +1,206 @@
+"""The engine on its own: run scopes, the pipe's ordering, backpressure and draining."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import pytest
+
+from anycrew import runtime
+from anycrew.events import BaseEvent
+from anycrew.runtime import AsyncHandler, Run, RunFinishedError, SyncHandler
+
+pytestmark = pytest.mark.anyio
+
+
+class Ping(BaseEvent):
+    n: int = 0
+
+
+class Router:
+    def __init__(
+        self, sync: Sequence[SyncHandler] = (), async_: Sequence[AsyncHandler] = ()
+    ) -> None:
+        self.sync, self.async_ = list(sync), list(async_)
+
+    def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
+        return self.sync, self.async_
+
+
+async def test_slow_consumers_lose_nothing_and_keep_order() -> None:
+    sync_seen: list[int] = []
+    async_seen: list[int] = []
+
+    def sync_handler(source: Any, event: Ping) -> None:
+        sync_seen.append(event.n)
+
+    async def async_handler(source: Any, event: Ping) -> None:
+        await anyio.sleep(0)
+        async_seen.append(event.n)
+
+    async def body(run: Run) -> int:
+        async def producer(start: int) -> None:
+            for n in range(start, 3000, 2):
+                await runtime.emit(None, Ping(n=n))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(producer, 0)
+            tg.start_soon(producer, 1)
+        return run.pipe.emitted
+
+    emitted = await runtime.open_run(
+        body, router=Router([sync_handler], [async_handler]), buffer_size=4
+    )
+    assert emitted == 3000
+    # Two producers interleave, but every lane sees one and the same order.
+    assert sorted(sync_seen) == list(range(3000))
+    assert sync_seen == async_seen
+
+
+async def test_sync_emits_on_the_loop_back_up_in_order() -> None:
+    seen: list[int] = []
+
+    async def slow(source: Any, event: Ping) -> None:
+        await anyio.sleep(0)
+        seen.append(event.n)
+
+    async def body(run: Run) -> None:
+        for n in range(50):
+            run.pipe.emit_nowait(None, Ping(n=n), None)  # never blocks, buffer is 2
+        await runtime.emit(None, Ping(n=50))  # waits behind the backlog
+
+    await runtime.open_run(body, router=Router(async_=[slow]), buffer_size=2)
+    assert seen == list(range(51))
+
+
+async def test_subscription_receives_its_channels_until_the_run_ends() -> None:
+    class Loud(BaseEvent):
+        channel = "messages"
+
+    received: list[str] = []
+    subscriptions: list[Any] = []
+    subscribed = anyio.Event()
+
+    async def body(run: Run) -> None:
+        subscriptions.append(run.pipe.subscribe(frozenset({"messages"}), buffer_size=1))
+        subscribed.set()
+        for _ in range(5):
+            await runtime.emit(None, Loud())
+            await runtime.emit(None, Ping())
+
+    # The reader lives outside the run: the subscription ends when the run does.
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: runtime.open_run(body, router=Router()))
+        await subscribed.wait()
+        async with subscriptions[0] as subscription:
+            async for event in subscription:
+                received.append(event.type)
+    assert received == ["loud"] * 5
+
+
+async def test_a_finished_run_refuses_events() -> None:
+    pipes: list[runtime.EventPipe] = []
+
+    async def body(run: Run) -> None:
+        pipes.append(run.pipe)
+
+    await runtime.open_run(body, router=Router())
+    with pytest.raises(RunFinishedError, match="has finished"):
+        await pipes[0].emit(None, Ping(), None)
+    with pytest.raises(RuntimeError, match="outside of a run"):
+        await runtime.emit(None, Ping())
+
+
+async def test_a_cancelled_run_still_delivers_its_last_events() -> None:
+    seen: list[int] = []
+
+    async def slow(source: Any, event: Ping) -> None:
+        await anyio.sleep(0.01)
+        seen.append(event.n)
+
+    async def body(run: Run) -> None:
+        for n in range(5):
+            await runtime.emit(None, Ping(n=n))
+        try:
+            await anyio.sleep_forever()
+        finally:
+            await runtime.emit_shielded(None, Ping(n=99))
+
+    with anyio.move_on_after(0.01):
+        await runtime.open_run(body, router=Router(async_=[slow]))
+    assert seen == [0, 1, 2, 3, 4, 99]
+
+
+async def test_nested_runs_share_the_parents_pipe() -> None:
+    async def inner(run: Run) -> tuple[str, Run | None]:
+        await runtime.emit(None, Ping(n=2))
+        return run.run_id, run.parent
+
+    async def outer(run: Run) -> tuple[Run, tuple[str, Run | None]]:
+        await runtime.emit(None, Ping(n=1))
+        return run, await runtime.open_run(inner, router=Router())
+
+    seen: list[tuple[int, int | None]] = []
+    router = Router([lambda s, e: seen.append((e.n, e.emission_sequence))])
+    run, (inner_id, inner_parent) = await runtime.open_run(outer, router=router)
+    assert inner_id == run.run_id
+    assert inner_parent is run
+    assert seen == [(1, 0), (2, 1)]
+
+
+async def test_single_errors_are_unwrapped_and_groups_kept() -> None:
+    async def one(run: Run) -> None:
+        async def fail() -> None:
+            raise KeyError("child")
+
+        run.task_group.start_soon(fail)
+        await anyio.sleep_forever()
+
+    with pytest.raises(KeyError, match="child"):
+        await runtime.open_run(one, router=Router())
+
+    async def two(run: Run) -> None:
+        go = anyio.Event()
+
+        async def fail(exc: Exception) -> None:
+            await go.wait()  # both wake together, so both raise before any cancel lands
+            raise exc
+
+        run.task_group.start_soon(fail, KeyError("a"))
+        run.task_group.start_soon(fail, ValueError("b"))
+        await anyio.wait_all_tasks_blocked()
+        go.set()
+        await anyio.sleep_forever()
+
+    with pytest.RaisesGroup(KeyError, ValueError):
+        await runtime.open_run(two, router=Router())
+
+
+async def test_thread_limiter_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    limiter = runtime.thread_limiter()
+    assert limiter is runtime.thread_limiter()
+    assert limiter.total_tokens == 40
+
+
+def test_thread_limit_env_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYCREW_THREAD_LIMIT", "zero")
+
+    async def main() -> None:
+        runtime.thread_limiter()
+
+    with pytest.raises(ValueError, match="ANYCREW_THREAD_LIMIT"):
+        anyio.run(main)
+    monkeypatch.setenv("ANYCREW_THREAD_LIMIT", "3")
+
+    async def sized() -> float:
+        return runtime.thread_limiter().total_tokens
+
+    assert anyio.run(sized) == 3
+
+
+def test_checkpoint_outside_a_worker_thread_is_a_no_op() -> None:
+    runtime.checkpoint()
+    assert threading.current_thread() is threading.main_thread()

@@ -13,6 +13,7 @@ import anyio.to_thread
 
 from . import runtime
 from ._interpolate import validate_inputs
+from ._verbose import clip, say
 from .agent import Agent, AgentPersona
 from .crews.crew_output import CrewOutput
 from .events._emit import emit, emit_shielded, step_context
@@ -84,10 +85,12 @@ async def _execute_crew(
     crew: Crew, inputs: dict[str, Any], plans: list[TaskPlan], run: runtime.Run
 ) -> CrewOutput:
     usage = UsageMetrics()
+    if crew.verbose:
+        say(f"crew {crew.name!r} started with {len(plans)} task(s)")
     started = await emit(crew, CrewKickoffStartedEvent(crew_name=crew.name, inputs=inputs))
     try:
         with runtime.span(started.event_id), collect_usage(usage):
-            outputs = await _execute_tasks(plans)
+            outputs = await _execute_tasks(plans, crew.verbose)
     except anyio.get_cancelled_exc_class():
         await emit_shielded(
             crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started.event_id)
@@ -119,6 +122,8 @@ async def _execute_crew(
         ),
     )
     crew.usage_metrics = usage
+    if crew.verbose:
+        say(f"crew {crew.name!r} finished: {clip(result.raw)}")
     return result
 
 
@@ -128,7 +133,18 @@ def _context_text(outputs: Sequence[TaskOutput | None], indices: Sequence[int]) 
     )
 
 
-async def _execute_tasks(plans: list[TaskPlan]) -> list[TaskOutput]:
+def _context_of(plan: TaskPlan, running: list[int]) -> tuple[int, ...]:
+    """The tasks whose outputs *plan* sees.
+
+    Its explicit context, else every earlier task except async tasks still running
+    beside it (a synchronous task waits for those first, so it sees all of them).
+    """
+    if plan.context is not None:
+        return plan.context
+    return tuple(index for index in range(plan.index) if index not in running)
+
+
+async def _execute_tasks(plans: list[TaskPlan], verbose: bool) -> list[TaskOutput]:
     """Run the tasks in order; async ones as child tasks, joined by the next sync one."""
     outputs: list[TaskOutput | None] = [None] * len(plans)
     finished = {plan.index: anyio.Event() for plan in plans if plan.task.async_execution}
@@ -138,34 +154,43 @@ async def _execute_tasks(plans: list[TaskPlan]) -> list[TaskOutput]:
         for index in context:
             if index in finished:
                 await finished[index].wait()
-        outputs[plan.index] = await _execute_task(plan, _context_text(outputs, context))
+        outputs[plan.index] = await _execute_task(plan, _context_text(outputs, context), verbose)
         finished[plan.index].set()
+
+    if not finished:  # all synchronous: no task group needed
+        for plan in plans:
+            context = _context_of(plan, pending)
+            outputs[plan.index] = await _execute_task(
+                plan, _context_text(outputs, context), verbose
+            )
+        return [output for output in outputs if output is not None]
 
     try:
         async with anyio.create_task_group() as tg:
             for plan in plans:
                 if plan.task.async_execution:
-                    # By default an async task sees what has finished before it: every
-                    # earlier task except the async ones still running beside it.
-                    context = plan.context
-                    if context is None:
-                        context = tuple(i for i in range(plan.index) if i not in pending)
+                    context = _context_of(plan, pending)
                     tg.start_soon(run_async, plan, context, name=f"task {plan.task.display_name}")
                     pending.append(plan.index)
                     continue
                 for index in pending:
                     await finished[index].wait()
                 pending.clear()
-                context = plan.context if plan.context is not None else tuple(range(plan.index))
-                outputs[plan.index] = await _execute_task(plan, _context_text(outputs, context))
+                context = _context_of(plan, pending)
+                outputs[plan.index] = await _execute_task(
+                    plan, _context_text(outputs, context), verbose
+                )
     except BaseExceptionGroup as group:
         raise runtime.unwrap_group(group) from None
     assert all(output is not None for output in outputs)
     return [output for output in outputs if output is not None]
 
 
-async def _execute_task(plan: TaskPlan, context: str) -> TaskOutput:
+async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutput:
     task = plan.task
+    verbose = verbose or plan.agent.verbose
+    if verbose:
+        say(f"task {task.display_name!r} started by {plan.persona.role!r}")
     with step_context(task_id=str(task.id), task_name=task.display_name):
         started = await emit(task, TaskStartedEvent(context=context or None))
         try:
@@ -195,6 +220,8 @@ async def _execute_task(plan: TaskPlan, context: str) -> TaskOutput:
             )
             raise
         task.output = output
+        if verbose:
+            say(f"task {task.display_name!r} finished: {clip(output.raw)}")
         await emit(task, TaskCompletedEvent(output=output, started_event_id=started.event_id))
     return output
 

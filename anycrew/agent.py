@@ -50,7 +50,8 @@ class Agent(BaseModel):
         max_iter: the most model calls the agent may make for one task.
         max_execution_time: seconds the agent may spend on one task; when they run
             out the task fails with AgentExecutionTimeoutError.
-        verbose: log the agent's steps (logger ``anycrew``).
+        verbose: report its tasks as they start and finish (logger ``anycrew.verbose``;
+            printed to stderr when the application has not configured logging).
         allow_delegation: let the agent hand work to its coworkers.
         allow_code_execution: give the agent a code execution tool.
     """

@@ -41,7 +41,8 @@ class Crew(BaseModel):
         agents: the crew's agents.
         tasks: the tasks, in order; each needs an agent.
         process: ``Process.sequential`` (hierarchical is not available yet).
-        verbose: log progress (logger ``anycrew``).
+        verbose: report the kickoff and each task as they start and finish (logger
+            ``anycrew.verbose``; printed to stderr unless logging is configured).
         stream: chunk streaming of the kickoff (not available yet).
         name: used in events.
 

@@ -320,3 +320,54 @@ async def test_task_started_carries_its_context(recorder: Recorder) -> None:
     assert first.context is None
     assert second.context == "Simulated answer to: Step 1: study z"
     assert json.loads(second.model_dump_json())["task_name"] == "step2"
+
+
+def test_verbose_reports_progress_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()  # as in a script that configured no logging
+    try:
+        crew = make_crew(2)
+        crew.verbose = True
+        crew.kickoff({"topic": "x"})
+    finally:
+        root.handlers[:] = saved
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "[anycrew] crew 'crew' started with 2 task(s)",
+        "[anycrew] task 'step1' started by 'Analyst of x'",
+        "[anycrew] task 'step1' finished: Simulated answer to: Step 1: study x",
+        "[anycrew] task 'step2' started by 'Analyst of x'",
+        "[anycrew] task 'step2' finished: Simulated answer to: Step 2: study x",
+        "[anycrew] crew 'crew' finished: Simulated answer to: Step 2: study x",
+    ]
+
+
+def test_kickoff_inside_a_running_loop_works_and_warns_once() -> None:
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, threading, warnings
+from anycrew import LLM, Agent, Crew, Task
+
+agent = Agent(role="r", goal="g", backstory="b", llm=LLM(model="sim"))
+crew = Crew(agents=[agent], tasks=[Task(description="inside {where}", expected_output="x", agent=agent)])
+
+async def handler_in_an_async_app():
+    return [crew.kickoff({"where": "a loop"}).raw for _ in range(2)]
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    print(asyncio.run(handler_in_an_async_app()))
+print(len(caught), caught[0].category.__name__, caught[0].message)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    first, second = result.stdout.splitlines()
+    assert first == str(["Simulated answer to: inside a loop"] * 2)
+    assert second.startswith("1 RuntimeWarning kickoff() was called from a thread that is running")
+    assert "Use 'await akickoff()' instead." in second

@@ -285,3 +285,38 @@ async def test_llm_events_carry_model_and_usage(recorder: Recorder) -> None:
     assert completed.usage is not None
     assert completed.usage["completion_tokens"] > 0
     assert recorder.of(AgentExecutionStartedEvent)[0].task_prompt.startswith("Current Task:")
+
+
+@pytest.mark.parametrize("entry", ["akickoff", "kickoff_async"])
+async def test_events_from_worker_threads_join_the_run_in_order(
+    entry: str, recorder: Recorder
+) -> None:
+    def sync_callback(output: Any) -> None:  # runs in a worker thread
+        for n in range(3):
+            event_bus.emit(output, NoteEvent(text=f"thread {n}"))
+
+    def echo(source: Any, event: NoteEvent) -> None:  # a sync handler emitting, too
+        if not event.text.startswith("echo"):
+            event_bus.emit(source, NoteEvent(text=f"echo {event.text}"))
+
+    event_bus.register_handler(NoteEvent, echo)
+    await getattr(make_crew(1, callback=sync_callback), entry)({"topic": "x"})
+    notes = [n.text for n in recorder.of(NoteEvent)]
+    # The callback's thread and the handlers' thread interleave; each keeps its order.
+    assert [n for n in notes if n.startswith("thread")] == ["thread 0", "thread 1", "thread 2"]
+    assert [n for n in notes if n.startswith("echo")] == [
+        "echo thread 0",
+        "echo thread 1",
+        "echo thread 2",
+    ]
+    assert [e.emission_sequence for e in recorder.events] == list(range(14))
+    assert recorder.types.index("note") < recorder.types.index("task_completed")
+    assert {e.run_id for e in recorder.events} == {recorder.events[0].run_id}
+
+
+def test_event_ids_are_unique_uuid4_strings() -> None:
+    import uuid
+
+    ids = {NoteEvent(text="x").event_id for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert {uuid.UUID(i).version for i in ids} == {4}

@@ -204,3 +204,20 @@ def test_thread_limit_env_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_checkpoint_outside_a_worker_thread_is_a_no_op() -> None:
     runtime.checkpoint()
     assert threading.current_thread() is threading.main_thread()
+
+
+async def test_an_async_handler_may_emit_into_its_own_full_lane() -> None:
+    seen: list[int] = []
+
+    async def chatty(source: Any, event: Ping) -> None:
+        seen.append(event.n)
+        if event.n == 0:
+            for n in range(1, 20):  # far more than the lane holds
+                await runtime.emit(None, Ping(n=n))
+
+    async def body(run: Run) -> None:
+        await runtime.emit(None, Ping(n=0))
+
+    with anyio.fail_after(10):
+        await runtime.open_run(body, router=Router(async_=[chatty]), buffer_size=1)
+    assert seen == list(range(20))

@@ -41,15 +41,18 @@ def step_context(
 
 
 def _label(event: BaseEvent) -> None:
+    # Written straight into the model's dict: these are plain, already-valid
+    # values, and pydantic's __setattr__ would cost more than the rest of emission.
+    fields = event.__dict__
     task_id, task_name, agent_id, agent_role = _step.get()
-    if event.task_id is None:
-        event.task_id = task_id
-    if event.task_name is None:
-        event.task_name = task_name
-    if event.agent_id is None:
-        event.agent_id = agent_id
-    if event.agent_role is None:
-        event.agent_role = agent_role
+    if fields["task_id"] is None:
+        fields["task_id"] = task_id
+    if fields["task_name"] is None:
+        fields["task_name"] = task_name
+    if fields["agent_id"] is None:
+        fields["agent_id"] = agent_id
+    if fields["agent_role"] is None:
+        fields["agent_role"] = agent_role
 
 
 async def emit(source: Any, event: BaseEvent) -> BaseEvent:

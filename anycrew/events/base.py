@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import uuid
 from datetime import UTC, datetime
@@ -15,6 +17,17 @@ Channel = Literal["llm", "flow", "tools", "messages", "lifecycle", "custom"]
 CHANNELS: frozenset[str] = frozenset(("llm", "flow", "tools", "messages", "lifecycle", "custom"))
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+# Event ids are shaped like UUID4s: four random groups fixed per process (with the
+# version and variant bits of a UUID4) and a 48-bit counter. Unique within the
+# process, random across processes, and about 20 times cheaper than uuid4().
+_ID_PREFIX = str(uuid.UUID(int=uuid.uuid4().int, version=4))[:24]
+_ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+def new_event_id() -> str:
+    """A fresh, process-unique id in UUID4 form."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _default_type(cls_name: str) -> str:
@@ -40,7 +53,7 @@ class BaseEvent(BaseModel):
 
     type: str = ""
     timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = Field(default_factory=new_event_id)
     parent_event_id: str | None = None
     previous_event_id: str | None = None
     started_event_id: str | None = None

@@ -41,6 +41,7 @@ from ..runtime import (
     call_sync_handlers,
     current_parent_id,
     current_run,
+    emit_from_thread,
     loop_running_in_this_thread,
 )
 from .base import BaseEvent
@@ -199,9 +200,10 @@ class EventBus:
     def emit(self, source: Any, event: BaseEvent) -> None:
         """Emit *event* from synchronous code.
 
-        Inside a run on its event loop thread, the event joins the run's stream
-        (stamped now, delivered in order). Elsewhere it is delivered at once: sync
-        handlers are called in this thread and async handlers run on a private loop.
+        Inside a run, the event joins the run's stream (stamped now, delivered in
+        order), also from the run's worker threads (sync tools, callbacks, sync
+        handlers). Outside any run it is delivered at once: sync handlers are called
+        in this thread and async handlers run on a private loop.
 
         Raises:
             RuntimeError: outside a run, in a thread that runs an event loop, when
@@ -210,6 +212,8 @@ class EventBus:
         run = current_run()
         if run is not None:
             run.pipe.emit_nowait(source, event, current_parent_id())
+            return
+        if emit_from_thread(source, event):
             return
         sync, async_ = self.handlers_for(event)
         call_sync_handlers(sync, source, event)

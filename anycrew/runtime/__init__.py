@@ -46,6 +46,9 @@ from ._scope import (
     emit as emit,
 )
 from ._scope import (
+    emit_from_thread as emit_from_thread,
+)
+from ._scope import (
     emit_shielded as emit_shielded,
 )
 from ._scope import (

@@ -20,8 +20,10 @@ and handlers are found through a :class:`Router` given by whoever opens the run.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, ClassVar, Protocol
 
 import anyio
@@ -106,10 +108,11 @@ class _Lane:
     cancellation events still have to reach the handlers. So the consumer runs in a
     shielded scope and ends when the send side closes; after a cancelled run it gets
     a deadline (:data:`CANCELLED_DRAIN_TIMEOUT`) so a stuck handler cannot hold the
-    caller forever.
+    caller forever. ``accepted`` and ``finished`` count the items given to the lane
+    and the items its consumer is done with.
     """
 
-    __slots__ = ("_done", "_receive", "_scope", "send")
+    __slots__ = ("_done", "_receive", "_scope", "accepted", "finished", "send")
 
     def __init__(self, buffer_size: int) -> None:
         send, receive = anyio.create_memory_object_stream[Any](buffer_size)
@@ -117,6 +120,12 @@ class _Lane:
         self._receive: MemoryObjectReceiveStream[Any] = receive
         self._scope = anyio.CancelScope(shield=True)
         self._done = anyio.Event()
+        self.accepted = 0
+        self.finished = 0
+
+    @property
+    def idle(self) -> bool:
+        return self.finished == self.accepted
 
     async def run(
         self, consume: Callable[[MemoryObjectReceiveStream[Any]], Awaitable[None]]
@@ -143,23 +152,9 @@ class _Lane:
             await self._done.wait()
 
 
-async def _consume_async(receive: MemoryObjectReceiveStream[Any]) -> None:
-    async for handlers, source, event in receive:
-        await call_async_handlers(handlers, source, event)
-
-
-async def _consume_sync(receive: MemoryObjectReceiveStream[Any]) -> None:
-    while True:
-        try:
-            batch = [await receive.receive()]
-        except anyio.EndOfStream:
-            return
-        while len(batch) < _MAX_SYNC_BATCH:
-            try:
-                batch.append(receive.receive_nowait())
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                break
-        await anyio.to_thread.run_sync(_deliver_sync_batch, batch)
+# True in the tasks that deliver events to async handlers: an async handler that
+# emits must not wait for room in the lane that is waiting for it.
+_in_lane: ContextVar[bool] = ContextVar("anycrew_in_lane", default=False)
 
 
 class EventPipe:
@@ -216,12 +211,15 @@ class EventPipe:
             raise RunFinishedError(
                 f"run {self.run_id} has finished; {type(event).__name__} cannot be emitted into it"
             )
-        event.emission_sequence = self._seq
+        # object.__setattr__: works for plain objects and skips pydantic's
+        # validating __setattr__, which would dominate the cost of emission.
+        setattr_ = object.__setattr__
+        setattr_(event, "emission_sequence", self._seq)
         self._seq += 1
-        event.previous_event_id = self._last_id
+        setattr_(event, "previous_event_id", self._last_id)
         if event.parent_event_id is None:
-            event.parent_event_id = parent_id
-        event.run_id = self.run_id
+            setattr_(event, "parent_event_id", parent_id)
+        setattr_(event, "run_id", self.run_id)
         self._last_id = event.event_id
 
     async def emit(self, source: Any, event: Stampable, parent_id: str | None) -> None:
@@ -232,6 +230,8 @@ class EventPipe:
         """
         self.stamp(event, parent_id)
         target = self._deliver_nowait(source, event)
+        if _in_lane.get():
+            return
         while self._flushed < target:
             await self._progress.wait()
 
@@ -251,9 +251,11 @@ class EventPipe:
         deliveries: list[tuple[MemoryObjectSendStream[Any], Any]] = []
         if sync_handlers:
             lane = self._sync_lane or self._open_lane("sync")
+            lane.accepted += 1
             deliveries.append((lane.send, (sync_handlers, source, event)))
         if async_handlers:
             lane = self._async_lane or self._open_lane("async")
+            lane.accepted += 1
             deliveries.append((lane.send, (async_handlers, source, event)))
         for channels, subscriber in self._subscribers:
             if channels is None or event.channel in channels:
@@ -283,22 +285,58 @@ class EventPipe:
             await send.send(item)
             backlog.popleft()
             self._flushed += 1
-            progress, self._progress = self._progress, anyio.Event()
-            progress.set()
+            self._note_progress()
         # Nothing awaits between the empty check and here, so no item can be missed.
         if self._flusher is not None:
             self._flusher.send.close()
             self._flusher = None
 
+    def _note_progress(self) -> None:
+        progress, self._progress = self._progress, anyio.Event()
+        progress.set()
+
     def _open_lane(self, kind: str) -> _Lane:
         lane = _Lane(self._buffer_size)
         if kind == "sync":
             self._sync_lane = lane
-            self._task_group.start_soon(lane.run, _consume_sync, name="anycrew sync handlers")
+            self._task_group.start_soon(lane.run, self._consume_sync, name="anycrew sync handlers")
         else:
             self._async_lane = lane
-            self._task_group.start_soon(lane.run, _consume_async, name="anycrew async handlers")
+            self._task_group.start_soon(
+                lane.run, self._consume_async, name="anycrew async handlers"
+            )
         return lane
+
+    async def _consume_async(self, receive: MemoryObjectReceiveStream[Any]) -> None:
+        lane = self._async_lane
+        assert lane is not None
+        _in_lane.set(True)
+        async for handlers, source, event in receive:
+            await call_async_handlers(handlers, source, event)
+            lane.finished += 1
+            self._note_progress()
+
+    async def _consume_sync(self, receive: MemoryObjectReceiveStream[Any]) -> None:
+        lane = self._sync_lane
+        assert lane is not None
+        while True:
+            try:
+                batch = [await receive.receive()]
+            except anyio.EndOfStream:
+                return
+            while len(batch) < _MAX_SYNC_BATCH:
+                try:
+                    batch.append(receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            await anyio.to_thread.run_sync(_deliver_sync_batch, batch)
+            lane.finished += len(batch)
+            self._note_progress()
+
+    def _settled(self) -> bool:
+        return not self._backlog and all(
+            lane is None or lane.idle for lane in (self._sync_lane, self._async_lane)
+        )
 
     def subscribe(
         self, channels: frozenset[str] | None = None, buffer_size: int | None = None
@@ -316,11 +354,16 @@ class EventPipe:
         return receive
 
     async def aclose(self, *, cancelled: bool = False) -> None:
-        """Refuse further events and wait until every handler has seen every event.
+        """Wait until every handler has seen every event, then refuse further events.
 
-        Shielded: a cancelled run still finishes delivering (within
-        :data:`CANCELLED_DRAIN_TIMEOUT` per lane).
+        Handlers may still emit while the pipe drains (their events are delivered
+        too); the pipe closes once no lane has work left and nothing is queued.
+        Shielded: a cancelled run still finishes delivering, within
+        :data:`CANCELLED_DRAIN_TIMEOUT`.
         """
+        with anyio.move_on_after(CANCELLED_DRAIN_TIMEOUT if cancelled else math.inf, shield=True):
+            while not self._settled():
+                await self._progress.wait()
         self._closed = True
         if self._flusher is not None:
             await self._flusher.aclose(cancelled=cancelled)

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
+import anyio.from_thread
+import anyio.lowlevel
 
 from ._pipe import DEFAULT_BUFFER_SIZE, EventPipe, Router, Stampable
 
@@ -50,6 +52,7 @@ class Run:
     task_group: anyio.abc.TaskGroup
     parent: Run | None = None
     thread_id: int = field(default_factory=threading.get_ident)
+    token: anyio.lowlevel.EventLoopToken = field(default_factory=anyio.lowlevel.current_token)
 
 
 _current_run: ContextVar[Run | None] = ContextVar("anycrew_run", default=None)
@@ -92,6 +95,23 @@ async def emit(source: Any, event: Stampable) -> None:
             "emit from inside a kickoff, or use event_bus.emit() for standalone events"
         )
     await run.pipe.emit(source, event, _current_parent.get())
+
+
+def emit_from_thread(source: Any, event: Stampable) -> bool:
+    """Emit *event* from a thread other than the run's loop thread, in order.
+
+    Works in the run's worker threads (sync tools, callbacks and handlers inherit the
+    run through their context). The event is stamped and queued on the run's loop
+    without waiting for room, so a sync handler emitting into its own lane cannot
+    deadlock. Returns False when the calling context belongs to no run.
+    """
+    run = _current_run.get()
+    if run is None or run.thread_id == threading.get_ident():
+        return False
+    anyio.from_thread.run_sync(
+        run.pipe.emit_nowait, source, event, _current_parent.get(), token=run.token
+    )
+    return True
 
 
 async def emit_shielded(source: Any, event: Stampable) -> None:

@@ -46,14 +46,16 @@ class Agent(BaseModel):
         backstory: who it is; shapes its answers.
         llm: an LLM, a model string (``"sim"``, ``"provider/name"``), or None for the
             default (``ANYCREW_MODEL``, else the offline simulator).
-        tools: tools the agent may use (tool calling arrives with the tools work).
+        tools: tools the agent may use. Accepted now; tool calling is not wired in yet.
         max_iter: the most model calls the agent may make for one task.
         max_execution_time: seconds the agent may spend on one task; when they run
             out the task fails with AgentExecutionTimeoutError.
         verbose: report its tasks as they start and finish (logger ``anycrew.verbose``;
             printed to stderr when the application has not configured logging).
-        allow_delegation: let the agent hand work to its coworkers.
-        allow_code_execution: give the agent a code execution tool.
+        allow_delegation: let the agent hand work to its coworkers (accepted; not
+            wired in yet).
+        allow_code_execution: give the agent a code execution tool (accepted; not
+            wired in yet).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)

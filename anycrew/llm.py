@@ -9,7 +9,7 @@ from typing import Any
 
 from .llms.base_llm import BaseLLM
 from .llms.registry import resolve
-from .llms.types import ChunkCallback, LLMResponse, Message
+from .llms.types import Chunk, ChunkCallback, LLMResponse, Message
 
 logger = logging.getLogger("anycrew")
 
@@ -50,12 +50,13 @@ class LLM(BaseLLM):
         messages: list[Message],
         *,
         on_chunk: ChunkCallback | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> LLMResponse:
-        async def ignore(_: str) -> None:
+        async def ignore(_: Chunk) -> None:
             return None
 
         return await self._adapter.generate(
-            messages, stream=self.stream, on_chunk=on_chunk or ignore
+            messages, stream=self.stream, on_chunk=on_chunk or ignore, tools=tools
         )
 
 

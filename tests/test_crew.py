@@ -354,7 +354,8 @@ import asyncio, threading, warnings
 from anycrew import LLM, Agent, Crew, Task
 
 agent = Agent(role="r", goal="g", backstory="b", llm=LLM(model="sim"))
-crew = Crew(agents=[agent], tasks=[Task(description="inside {where}", expected_output="x", agent=agent)])
+task = Task(description="inside {where}", expected_output="x", agent=agent)
+crew = Crew(agents=[agent], tasks=[task])
 
 async def handler_in_an_async_app():
     return [crew.kickoff({"where": "a loop"}).raw for _ in range(2)]

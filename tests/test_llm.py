@@ -159,7 +159,9 @@ async def test_a_bare_base_llm_says_what_to_override() -> None:
 
 async def test_providers_register_through_the_one_registry() -> None:
     class Echo(LLMAdapter):
-        async def generate(self, messages: Any, *, stream: bool, on_chunk: Any) -> LLMResponse:
+        async def generate(
+            self, messages: Any, *, stream: bool, on_chunk: Any, tools: Any = None
+        ) -> LLMResponse:
             return LLMResponse(text=f"{self.model_name}:{messages[-1]['content']}")
 
     register_provider("echo", Echo)

@@ -48,6 +48,9 @@ from .llm_events import (
 from .llm_events import (
     LLMStreamChunkEvent as LLMStreamChunkEvent,
 )
+from .llm_events import (
+    LLMThinkingChunkEvent as LLMThinkingChunkEvent,
+)
 from .task_events import (
     TaskCancelledEvent as TaskCancelledEvent,
 )
@@ -82,6 +85,7 @@ __all__ = [
     "LLMCallStartedEvent",
     "LLMCallType",
     "LLMStreamChunkEvent",
+    "LLMThinkingChunkEvent",
     "TaskCancelledEvent",
     "TaskCompletedEvent",
     "TaskFailedEvent",

@@ -53,3 +53,10 @@ class LLMStreamChunkEvent(LLMEvent):
     type: str = "llm_stream_chunk"
     chunk: str
     tool_call: dict[str, Any] | None = None
+
+
+class LLMThinkingChunkEvent(LLMEvent):
+    """One streamed piece of the reasoning a provider sends apart from the answer."""
+
+    type: str = "llm_thinking_chunk"
+    chunk: str

@@ -2,6 +2,8 @@
 
 from .adapter import LLMAdapter as LLMAdapter
 from .base_llm import BaseLLM as BaseLLM
+from .types import Chunk as Chunk
 from .types import LLMResponse as LLMResponse
+from .types import ToolCall as ToolCall
 
-__all__ = ["BaseLLM", "LLMAdapter", "LLMResponse"]
+__all__ = ["BaseLLM", "Chunk", "LLMAdapter", "LLMResponse", "ToolCall"]

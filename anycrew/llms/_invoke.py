@@ -18,10 +18,11 @@ from ..events.llm_events import (
     LLMCallFailedEvent,
     LLMCallStartedEvent,
     LLMStreamChunkEvent,
+    LLMThinkingChunkEvent,
 )
 from ..types.usage_metrics import UsageMetrics
 from .base_llm import BaseLLM
-from .types import LLMResponse, Message
+from .types import Chunk, LLMResponse, Message
 
 _usage: ContextVar[UsageMetrics | None] = ContextVar("anycrew_usage", default=None)
 
@@ -61,8 +62,18 @@ async def _invoke(llm: BaseLLM, messages: list[Message], source: Any) -> LLMResp
         LLMCallStartedEvent(model=llm.model, call_id=call_id, messages=[dict(m) for m in messages]),
     )
 
-    async def on_chunk(text: str) -> None:
-        await emit(source, LLMStreamChunkEvent(model=llm.model, call_id=call_id, chunk=text))
+    async def on_chunk(chunk: Chunk) -> None:
+        if chunk.kind == "thinking":
+            await emit(
+                source, LLMThinkingChunkEvent(model=llm.model, call_id=call_id, chunk=chunk.text)
+            )
+        else:
+            await emit(
+                source,
+                LLMStreamChunkEvent(
+                    model=llm.model, call_id=call_id, chunk=chunk.text, tool_call=chunk.tool_call
+                ),
+            )
 
     try:
         with runtime.span(started.event_id):

@@ -27,9 +27,17 @@ class LLMAdapter(ABC):
         *,
         stream: bool,
         on_chunk: ChunkCallback,
+        tools: list[dict[str, Any]] | None = None,
     ) -> LLMResponse:
         """Return the model's reply to *messages*.
 
-        When *stream* is true, await ``on_chunk(text)`` for each piece of the reply
-        as it arrives (the returned text is the whole reply).
+        Args:
+            messages: the conversation, OpenAI-style dicts (``role``, ``content``,
+                and for tool turns ``tool_calls`` / ``tool_call_id``).
+            stream: stream the reply, awaiting ``on_chunk(chunk)`` for each piece
+                as it arrives (the returned response still holds the whole reply).
+            on_chunk: receives the streamed :class:`Chunk` objects.
+            tools: tools the model may call, as OpenAI function schemas
+                (``{"type": "function", "function": {"name", "description",
+                "parameters"}}``); adapters translate them to their wire format.
         """

@@ -44,8 +44,13 @@ class BaseLLM:
         messages: list[Message],
         *,
         on_chunk: ChunkCallback | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> LLMResponse:
-        """Return the model's reply to *messages* (the engine's entry point)."""
+        """Return the model's reply to *messages* (the engine's entry point).
+
+        *tools* are OpenAI-style function schemas the model may call; *on_chunk*
+        receives streamed pieces when the LLM streams.
+        """
         cls = type(self)
         if cls.acall is not BaseLLM.acall:
             text = await self.acall(messages)

@@ -4,13 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 #: A chat message: ``{"role": "system" | "user" | "assistant", "content": str, ...}``.
 Message = dict[str, Any]
 
-#: Called with each streamed piece of text as it arrives.
-ChunkCallback = Callable[[str], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One streamed piece of a reply.
+
+    Attributes:
+        text: the piece of text (for ``tool_call`` chunks, a piece of the arguments).
+        kind: ``"text"`` for the answer, ``"thinking"`` for reasoning the provider
+            streams separately, ``"tool_call"`` for a tool call being streamed.
+        tool_call: for ``tool_call`` chunks: ``{"index", "id", "name", "arguments"}``
+            as far as this piece tells them.
+    """
+
+    text: str
+    kind: Literal["text", "thinking", "tool_call"] = "text"
+    tool_call: dict[str, Any] | None = None
+
+
+#: Called with each streamed piece as it arrives.
+ChunkCallback = Callable[[Chunk], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A model's request to call a tool.
+
+    Attributes:
+        id: the provider's id for the call (echoed back with the result).
+        name: the tool's name.
+        arguments: the arguments as the JSON text the model wrote (may be invalid).
+    """
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(slots=True)
@@ -22,6 +55,9 @@ class LLMResponse:
         prompt_tokens: tokens the prompt took, as the provider counted them.
         completion_tokens: tokens of the reply.
         cached_prompt_tokens: prompt tokens served from the provider's cache.
+        tool_calls: the tools the model asked to call, in order.
+        thinking: reasoning text the provider returned apart from the answer.
+        finish_reason: why the model stopped, as the provider said it.
         raw: the provider's own response object, if any.
     """
 
@@ -29,6 +65,9 @@ class LLMResponse:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    thinking: str = ""
+    finish_reason: str | None = None
     raw: Any = field(default=None, repr=False)
 
     @property

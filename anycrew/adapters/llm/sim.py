@@ -17,7 +17,7 @@ import anyio
 
 from ...errors import ConfigurationError
 from ...llms.adapter import LLMAdapter
-from ...llms.types import ChunkCallback, LLMResponse, Message
+from ...llms.types import Chunk, ChunkCallback, LLMResponse, Message
 
 Responder = Callable[[list[Message]], str | Awaitable[str]]
 
@@ -129,6 +129,7 @@ class SimulatorAdapter(LLMAdapter):
         *,
         stream: bool,
         on_chunk: ChunkCallback,
+        tools: list[dict[str, Any]] | None = None,
     ) -> LLMResponse:
         text = await self._reply(messages)
         if self.stop:
@@ -143,7 +144,7 @@ class SimulatorAdapter(LLMAdapter):
             for position, piece in enumerate(pieces):
                 if delay and position:
                     await anyio.sleep(delay)
-                await on_chunk(piece)
+                await on_chunk(Chunk(piece))
         elif self.tokens_per_second and len(pieces) > 1:
             await anyio.sleep((len(pieces) - 1) / self.tokens_per_second)
         return LLMResponse(

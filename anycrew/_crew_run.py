@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from .events.task_events import (
     TaskFailedEvent,
     TaskStartedEvent,
 )
-from .llms._invoke import collect_usage, describe_error
+from .llms._invoke import collect_usage, describe_error, streaming_tokens
 from .task import Task
 from .tasks.task_output import TaskOutput
 from .types.usage_metrics import UsageMetrics
@@ -75,10 +75,23 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
     return checked, plans
 
 
-async def run_crew(crew: Crew, inputs: Any, router: runtime.Router) -> CrewOutput:
-    """Kick *crew* off with *inputs* in a new run (or as a child of the current run)."""
+async def run_crew(
+    crew: Crew,
+    inputs: Any,
+    router: runtime.Router,
+    on_open: Callable[[runtime.EventPipe], object] | None = None,
+) -> CrewOutput:
+    """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
+
+    *on_open* lets a stream session subscribe to the run's pipe before its first
+    event; the LLM calls of a streamed run stream their tokens.
+    """
     checked, plans = plan_kickoff(crew, inputs)
-    return await runtime.open_run(partial(_execute_crew, crew, checked, plans), router=router)
+    body = partial(_execute_crew, crew, checked, plans)
+    if on_open is None:
+        return await runtime.open_run(body, router=router)
+    with streaming_tokens():
+        return await runtime.open_run(body, router=router, on_open=on_open)
 
 
 async def _execute_crew(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import anyio
@@ -16,7 +17,10 @@ from .agent import Agent
 from .crews.crew_output import CrewOutput
 from .errors import ConfigurationError
 from .events.bus import event_bus
+from .llms._invoke import streaming_tokens
 from .process import Process
+from .streaming.chunks import CrewStreamingOutput
+from .streaming.sessions import AsyncStreamSession, StreamSession
 from .task import Task
 from .types.usage_metrics import UsageMetrics
 
@@ -43,7 +47,8 @@ class Crew(BaseModel):
         process: ``Process.sequential`` (hierarchical is not available yet).
         verbose: report the kickoff and each task as they start and finish (logger
             ``anycrew.verbose``; printed to stderr unless logging is configured).
-        stream: chunk streaming of the kickoff (not available yet).
+        stream: chunk streaming: the kickoff entries return a CrewStreamingOutput
+            that yields StreamChunk objects as the agents' LLMs produce tokens.
         name: used in events.
 
     Raises:
@@ -92,88 +97,151 @@ class Crew(BaseModel):
             seen.add(id(task))
         return self
 
-    def _check_streaming(self, entry: str) -> None:
-        if self.stream:
-            raise NotImplementedError(
-                f"Crew(stream=True) chunk streaming is not available yet; call {entry} on a "
-                "crew with stream=False and read LLMStreamChunkEvent from the event bus"
-            )
+    def _task_indices(self) -> dict[str, int]:
+        return {str(task.id): index for index, task in enumerate(self.tasks)}
 
-    async def akickoff(self, inputs: Inputs = None) -> CrewOutput:
+    def _streaming_output(self, inputs: Inputs, router: runtime.Router) -> CrewStreamingOutput:
+        plan_kickoff(self, inputs)  # bad inputs fail here, not on first read
+        return CrewStreamingOutput(partial(run_crew, self, inputs, router), self._task_indices())
+
+    async def akickoff(self, inputs: Inputs = None) -> CrewOutput | CrewStreamingOutput:
         """Run the crew natively in the caller's task and return its output.
+
+        With ``Crew(stream=True)`` it returns a CrewStreamingOutput at once, to be
+        read with ``async for`` (the run executes on a helper thread).
 
         Raises:
             InvalidInputError: malformed inputs or a missing placeholder (before any
                 work starts).
         """
-        self._check_streaming("akickoff()")
-        return await run_crew(self, inputs, event_bus.active_registry())
+        router = event_bus.active_registry()
+        if self.stream:
+            return self._streaming_output(inputs, router)
+        return await run_crew(self, inputs, router)
 
-    def kickoff(self, inputs: Inputs = None) -> CrewOutput:
-        """Run the crew to completion from synchronous code and return its output."""
-        self._check_streaming("kickoff()")
-        return runtime.run_blocking(run_crew, self, inputs, event_bus.active_registry())
+    def kickoff(self, inputs: Inputs = None) -> CrewOutput | CrewStreamingOutput:
+        """Run the crew to completion from synchronous code and return its output.
 
-    async def kickoff_async(self, inputs: Inputs = None) -> CrewOutput:
+        With ``Crew(stream=True)`` it returns a CrewStreamingOutput at once, to be
+        read with ``for``.
+        """
+        router = event_bus.active_registry()
+        if self.stream:
+            return self._streaming_output(inputs, router)
+        return runtime.run_blocking(run_crew, self, inputs, router)
+
+    async def kickoff_async(self, inputs: Inputs = None) -> CrewOutput | CrewStreamingOutput:
         """Run ``kickoff`` in a worker thread (the thread shim) and await its output.
 
         The worker's private loop uses the caller's backend; event handlers run there.
+        With ``Crew(stream=True)`` it returns a CrewStreamingOutput at once.
         """
-        self._check_streaming("kickoff_async()")
+        router = event_bus.active_registry()
+        if self.stream:
+            return self._streaming_output(inputs, router)
         plan_kickoff(self, inputs)
         return await runtime.run_in_worker(
-            run_crew,
-            self,
-            inputs,
-            event_bus.active_registry(),
-            backend=runtime.current_backend(),
+            run_crew, self, inputs, router, backend=runtime.current_backend()
         )
+
+    def stream_events(
+        self, inputs: Inputs = None, *, buffer_size: int | None = None, keep_frames: bool = True
+    ) -> StreamSession:
+        """Start a run whose frames you read synchronously, as they happen.
+
+        The run executes on a private loop in a helper thread when the session is
+        entered or first read; its LLM calls stream their tokens. Leaving the
+        ``with`` block (or ``close()``) before the end cancels the run and waits for
+        it. ``result`` is the CrewOutput. See :class:`StreamSession`.
+
+        Raises:
+            InvalidInputError: at once, for bad inputs.
+        """
+        plan_kickoff(self, inputs)
+        start = partial(run_crew, self, inputs, event_bus.active_registry())
+        return StreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
+
+    def astream(
+        self, inputs: Inputs = None, *, buffer_size: int | None = None, keep_frames: bool = True
+    ) -> AsyncStreamSession:
+        """Start a run whose frames you read with ``async for``, as they happen.
+
+        ``async with crew.astream(inputs) as stream:`` runs it as a child of the
+        current task; leaving the block early cancels it and waits. See
+        :class:`AsyncStreamSession`.
+
+        Raises:
+            InvalidInputError: at once, for bad inputs.
+        """
+        plan_kickoff(self, inputs)
+        start = partial(run_crew, self, inputs, event_bus.active_registry())
+        return AsyncStreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
 
     async def akickoff_for_each(
         self, inputs: Sequence[Mapping[str, Any]], max_concurrency: int | None = None
-    ) -> list[CrewOutput]:
+    ) -> list[CrewOutput] | CrewStreamingOutput:
         """Run one copy of the crew per input, concurrently, in one task group.
 
         Every input is validated before any copy starts. Results come back in input
         order. On the first failure the other copies are cancelled and that failure
-        is raised.
+        is raised. With ``Crew(stream=True)`` it returns one CrewStreamingOutput that
+        merges every copy's chunks; its ``results`` are the outputs.
 
         Args:
             inputs: one mapping per copy.
             max_concurrency: the most copies running at once (default: all).
         """
-        self._check_streaming("akickoff_for_each()")
-        return await _for_each(self, inputs, max_concurrency, event_bus.active_registry())
+        router = event_bus.active_registry()
+        if self.stream:
+            return self._streaming_for_each(inputs, max_concurrency, router)
+        return await _for_each(self, inputs, max_concurrency, router)
 
     def kickoff_for_each(
         self, inputs: Sequence[Mapping[str, Any]], max_concurrency: int | None = None
-    ) -> list[CrewOutput]:
+    ) -> list[CrewOutput] | CrewStreamingOutput:
         """Synchronous :meth:`akickoff_for_each`, on a private event loop."""
-        self._check_streaming("kickoff_for_each()")
+        router = event_bus.active_registry()
+        if self.stream:
+            return self._streaming_for_each(inputs, max_concurrency, router)
         return runtime.run_blocking(
             _for_each,
             self,
             inputs,
             max_concurrency,
-            event_bus.active_registry(),
+            router,
             entry_name="kickoff_for_each",
             async_name="akickoff_for_each",
         )
 
     async def kickoff_for_each_async(
         self, inputs: Sequence[Mapping[str, Any]], max_concurrency: int | None = None
-    ) -> list[CrewOutput]:
+    ) -> list[CrewOutput] | CrewStreamingOutput:
         """:meth:`kickoff_for_each` in one worker thread (the thread shim)."""
-        self._check_streaming("kickoff_for_each_async()")
+        router = event_bus.active_registry()
+        if self.stream:
+            return self._streaming_for_each(inputs, max_concurrency, router)
         _check_for_each(self, inputs, max_concurrency)
         return await runtime.run_in_worker(
-            _for_each,
-            self,
-            inputs,
-            max_concurrency,
-            event_bus.active_registry(),
-            backend=runtime.current_backend(),
+            _for_each, self, inputs, max_concurrency, router, backend=runtime.current_backend()
         )
+
+    def _streaming_for_each(
+        self,
+        inputs: Sequence[Mapping[str, Any]],
+        max_concurrency: int | None,
+        router: runtime.Router,
+    ) -> CrewStreamingOutput:
+        _check_for_each(self, inputs, max_concurrency)
+
+        async def start(on_open: Callable[[runtime.EventPipe], object]) -> list[CrewOutput]:
+            # One enclosing run, so every copy's events share one stream.
+            async def copies(_run: runtime.Run) -> list[CrewOutput]:
+                return await _for_each(self, inputs, max_concurrency, router)
+
+            with streaming_tokens():
+                return await runtime.open_run(copies, router=router, on_open=on_open)
+
+        return CrewStreamingOutput(start, self._task_indices(), many=True)
 
 
 def _check_for_each(crew: Crew, inputs: Any, max_concurrency: int | None) -> None:

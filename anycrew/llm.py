@@ -51,12 +51,16 @@ class LLM(BaseLLM):
         *,
         on_chunk: ChunkCallback | None = None,
         tools: list[dict[str, Any]] | None = None,
+        stream: bool | None = None,
     ) -> LLMResponse:
         async def ignore(_: Chunk) -> None:
             return None
 
         return await self._adapter.generate(
-            messages, stream=self.stream, on_chunk=on_chunk or ignore, tools=tools
+            messages,
+            stream=self.stream if stream is None else stream,
+            on_chunk=on_chunk or ignore,
+            tools=tools,
         )
 
 

@@ -80,11 +80,15 @@ def crew_factory() -> Callable[..., Crew]:
     return make_crew
 
 
-async def warm_thread_pools() -> None:
+async def warm_thread_pools(size: int = 4) -> None:
     """Start (and leave idle) the pooled worker threads a kickoff may use.
 
     Idle pooled workers are not leaks; warming the pools first lets tests compare
-    thread counts before and after a run.
+    thread counts before and after a run. The calls wait for each other, so *size*
+    distinct threads are created. (trio's thread cache is process-wide, so private
+    trio loops reuse these threads too.)
     """
-    for _ in range(2):
-        await anyio.to_thread.run_sync(lambda: None)
+    barrier = threading.Barrier(size)
+    async with anyio.create_task_group() as tg:
+        for _ in range(size):
+            tg.start_soon(anyio.to_thread.run_sync, barrier.wait, 10)

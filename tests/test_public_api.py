@@ -10,8 +10,9 @@ import pytest
 
 import anycrew
 import anycrew.events
+import anycrew.types.streaming
 
-PUBLIC_MODULES = [anycrew, anycrew.events]
+PUBLIC_MODULES = [anycrew, anycrew.events, anycrew.types.streaming]
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)

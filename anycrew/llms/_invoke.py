@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -25,6 +25,17 @@ from .base_llm import BaseLLM
 from .types import Chunk, LLMResponse, Message
 
 _usage: ContextVar[UsageMetrics | None] = ContextVar("anycrew_usage", default=None)
+_force_stream: ContextVar[bool] = ContextVar("anycrew_force_stream", default=False)
+
+
+@contextmanager
+def streaming_tokens() -> Iterator[None]:
+    """Make every LLM call inside the block stream its tokens (for stream sessions)."""
+    token = _force_stream.set(True)
+    try:
+        yield
+    finally:
+        _force_stream.reset(token)
 
 
 @contextmanager
@@ -43,16 +54,32 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def invoke_llm(llm: BaseLLM, messages: list[Message], *, source: Any = None) -> LLMResponse:
-    """Call *llm* with events, inside the current run or a run of its own."""
+async def invoke_llm(
+    llm: BaseLLM,
+    messages: list[Message],
+    *,
+    source: Any = None,
+    stream: bool | None = None,
+    router: runtime.Router | None = None,
+    on_open: Callable[[runtime.EventPipe], object] | None = None,
+) -> LLMResponse:
+    """Call *llm* with events, inside the current run or a run of its own.
+
+    *stream* overrides ``llm.stream`` for this call only; *router* and *on_open* are
+    for the run this call opens when there is none (stream sessions use them).
+    """
     if runtime.current_run() is None:
         return await runtime.open_run(
-            lambda _run: _invoke(llm, messages, source), router=event_bus.active_registry()
+            lambda _run: _invoke(llm, messages, source, stream),
+            router=router or event_bus.active_registry(),
+            on_open=on_open,
         )
-    return await _invoke(llm, messages, source)
+    return await _invoke(llm, messages, source, stream)
 
 
-async def _invoke(llm: BaseLLM, messages: list[Message], source: Any) -> LLMResponse:
+async def _invoke(
+    llm: BaseLLM, messages: list[Message], source: Any, stream: bool | None
+) -> LLMResponse:
     # No new call may start once the run is cancelled, even at zero latency.
     await anyio.lowlevel.checkpoint_if_cancelled()
     source = source if source is not None else llm
@@ -77,7 +104,9 @@ async def _invoke(llm: BaseLLM, messages: list[Message], source: Any) -> LLMResp
 
     try:
         with runtime.span(started.event_id):
-            response = await llm.agenerate(messages, on_chunk=on_chunk)
+            if stream is None and _force_stream.get():
+                stream = True
+            response = await llm.agenerate(messages, on_chunk=on_chunk, stream=stream)
     except Exception as exc:
         await emit(
             source,

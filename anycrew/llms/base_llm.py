@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
 from .. import runtime
+from ..runtime import EventPipe
 from .types import ChunkCallback, LLMResponse, Message, normalize_messages
+
+if TYPE_CHECKING:
+    from ..runtime._streams import Start
+    from ..streaming.sessions import AsyncStreamSession, StreamSession
 
 
 class BaseLLM:
@@ -45,11 +51,14 @@ class BaseLLM:
         *,
         on_chunk: ChunkCallback | None = None,
         tools: list[dict[str, Any]] | None = None,
+        stream: bool | None = None,
     ) -> LLMResponse:
         """Return the model's reply to *messages* (the engine's entry point).
 
         *tools* are OpenAI-style function schemas the model may call; *on_chunk*
-        receives streamed pieces when the LLM streams.
+        receives streamed pieces when the LLM streams; *stream* overrides
+        ``self.stream`` for this call (custom LLMs that only override ``call`` or
+        ``acall`` do not stream).
         """
         cls = type(self)
         if cls.acall is not BaseLLM.acall:
@@ -90,3 +99,39 @@ class BaseLLM:
     ) -> str:
         """Synchronous :meth:`acall`, driven on a private event loop."""
         return runtime.run_blocking(self.acall, messages, entry_name="call", async_name="acall")
+
+    def _stream_start(self, messages: str | list[Message]) -> Start:
+        from ..events.bus import event_bus
+        from ._invoke import invoke_llm
+
+        normalized = normalize_messages(messages)
+        router = event_bus.active_registry()
+
+        async def start(on_open: Callable[[EventPipe], object]) -> str:
+            response = await invoke_llm(
+                self, normalized, source=self, stream=True, router=router, on_open=on_open
+            )
+            return response.text
+
+        return start
+
+    def stream_events(
+        self, messages: str | list[Message], *, buffer_size: int | None = None
+    ) -> StreamSession:
+        """Stream one call's frames: its LLM events and its token chunks.
+
+        Streaming is on for this call only; ``self.stream`` is left as it is. The
+        call runs when the session is entered or first read; the session's
+        ``result`` is the reply text.
+        """
+        from ..streaming.sessions import StreamSession
+
+        return StreamSession(self._stream_start(messages), buffer_size=buffer_size)
+
+    def astream_events(
+        self, messages: str | list[Message], *, buffer_size: int | None = None
+    ) -> AsyncStreamSession:
+        """The async form of :meth:`stream_events` (use ``async with``)."""
+        from ..streaming.sessions import AsyncStreamSession
+
+        return AsyncStreamSession(self._stream_start(messages), buffer_size=buffer_size)

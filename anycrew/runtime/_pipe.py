@@ -267,6 +267,9 @@ class EventPipe:
                     continue
                 except anyio.WouldBlock:
                     pass
+                except anyio.BrokenResourceError:
+                    self._unsubscribe(send)  # the subscriber closed its end
+                    continue
             backlog.append((send, item))
             self._queued += 1
         if not backlog:
@@ -282,7 +285,10 @@ class EventPipe:
         backlog = self._backlog
         while backlog:
             send, item = backlog[0]
-            await send.send(item)
+            try:
+                await send.send(item)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._unsubscribe(send)
             backlog.popleft()
             self._flushed += 1
             self._note_progress()
@@ -344,7 +350,8 @@ class EventPipe:
         """Open a subscription that receives every later event (of *channels*, if given).
 
         The caller owns the returned stream and must keep reading it: a full
-        subscription applies backpressure to the run. It ends when the run ends.
+        subscription applies backpressure to the run. It ends when the run ends;
+        closing it early unsubscribes (the run goes on without it).
         """
         size = self._buffer_size if buffer_size is None else buffer_size
         if size < 1:
@@ -352,6 +359,11 @@ class EventPipe:
         send, receive = anyio.create_memory_object_stream[Any](size)
         self._subscribers.append((channels, send))
         return receive
+
+    def _unsubscribe(self, send: MemoryObjectSendStream[Any]) -> None:
+        # A subscriber that closed its receive stream is gone; the run goes on.
+        self._subscribers = [(c, s) for c, s in self._subscribers if s is not send]
+        send.close()
 
     async def aclose(self, *, cancelled: bool = False) -> None:
         """Wait until every handler has seen every event, then refuse further events.

@@ -149,6 +149,7 @@ async def open_run(
     *,
     router: Router,
     buffer_size: int = DEFAULT_BUFFER_SIZE,
+    on_open: Callable[[EventPipe], object] | None = None,
 ) -> T:
     """Run *body* inside a new run scope and return its result.
 
@@ -157,9 +158,15 @@ async def open_run(
     waits for its children, then for every handler to finish with every event, and
     only then returns or re-raises. A single error is raised as itself, never wrapped
     in an exception group; cancellation propagates unchanged.
+
+    *on_open* is called with the run's pipe before the first event, so a stream
+    session can subscribe to all of it. A run opened inside another shares the
+    parent's pipe; *on_open* then sees that pipe from this point on.
     """
     parent = current_run()
     if parent is not None:
+        if on_open is not None:
+            on_open(parent.pipe)
         return await _run_body(body, parent.pipe, parent.run_id, parent)
 
     run_id = uuid.uuid4().hex
@@ -168,6 +175,8 @@ async def open_run(
         # events of a failing or cancelled run still reach every handler.
         async with anyio.create_task_group() as dispatch:
             pipe = EventPipe(run_id, router, dispatch, buffer_size=buffer_size)
+            if on_open is not None:
+                on_open(pipe)
             cancelled = False
             try:
                 return await _run_body(body, pipe, run_id, None)

@@ -61,7 +61,8 @@ def current_backend() -> tuple[str, dict[str, Any]]:
     return "asyncio", {"use_uvloop": type(loop).__module__.startswith("uvloop")}
 
 
-def _default_backend() -> tuple[str, dict[str, Any]]:
+def default_backend() -> tuple[str, dict[str, Any]]:
+    """The backend for private loops: ``ANYCREW_BACKEND`` (asyncio, trio, uvloop) or asyncio."""
     name = os.environ.get("ANYCREW_BACKEND", "asyncio").strip().lower() or "asyncio"
     if name == "uvloop":
         return "asyncio", {"use_uvloop": True}
@@ -166,7 +167,7 @@ def run_blocking(
     would serve better. The backend is *backend*, else ``ANYCREW_BACKEND`` (asyncio,
     trio or uvloop; default asyncio).
     """
-    name, options = backend if backend is not None else _default_backend()
+    name, options = backend if backend is not None else default_backend()
     if loop_running_in_this_thread():
         warn_once(
             f"{entry_name}-in-loop",

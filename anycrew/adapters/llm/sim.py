@@ -136,19 +136,23 @@ class SimulatorAdapter(LLMAdapter):
             cut = min((i for s in self.stop if (i := text.find(s)) >= 0), default=-1)
             if cut >= 0:
                 text = text[:cut]
-        pieces = _TOKEN.findall(text)
         if self.latency:
             await anyio.sleep(self.latency)
+        # Pieces are produced lazily: a long reply streams in constant extra memory.
+        pieces = 0
         if stream:
             delay = 1.0 / self.tokens_per_second if self.tokens_per_second else 0.0
-            for position, piece in enumerate(pieces):
-                if delay and position:
+            for match in _TOKEN.finditer(text):
+                if delay and pieces:
                     await anyio.sleep(delay)
-                await on_chunk(Chunk(piece))
-        elif self.tokens_per_second and len(pieces) > 1:
-            await anyio.sleep((len(pieces) - 1) / self.tokens_per_second)
+                pieces += 1
+                await on_chunk(Chunk(match.group()))
+        else:
+            pieces = sum(1 for _ in _TOKEN.finditer(text))
+            if self.tokens_per_second and pieces > 1:
+                await anyio.sleep((pieces - 1) / self.tokens_per_second)
         return LLMResponse(
             text=text,
             prompt_tokens=sum(_count_tokens(str(m.get("content", ""))) for m in messages),
-            completion_tokens=len(pieces),
+            completion_tokens=pieces,
         )

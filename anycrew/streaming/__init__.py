@@ -1,0 +1,1 @@
+"""Stream sessions and the frame contract (re-exported at anycrew.types.streaming)."""

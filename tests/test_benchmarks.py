@@ -60,3 +60,33 @@ def test_overhead_script_prints_one_json_line(tmp_path: Path) -> None:
             assert value > 0, (key, result)
         assert result["p99_us"] >= result["median_us"]
         assert result["events_per_kickoff"] == EXPECTED_EVENTS[result["scenario"]], result
+
+
+def test_streaming_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "streaming.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "streaming.py"),
+            "--backend",
+            "all",
+            "--chunks",
+            "200",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document == json.loads(out.read_text())
+    assert document["benchmark"] == "streaming"
+    backends = {row["backend"] for row in document["results"]}
+    assert {"asyncio", "trio"} <= backends
+    for row in document["results"]:
+        assert row["way"] in {"bare", "astream", "bus_1", "bus_6"}
+        assert row["events"] == 208  # 200 chunks plus the crew's 8 lifecycle and call events
+        assert row["events_per_s"] > 0

@@ -42,8 +42,29 @@ DEFAULT_BUFFER_SIZE = 256
 #: How long, after a cancelled run, its lanes may keep delivering queued events.
 CANCELLED_DRAIN_TIMEOUT = 5.0
 
-# The most events handed to the sync lane's worker thread in one trip.
-_MAX_SYNC_BATCH = 512
+# The most events a lane's consumer takes at once: draining the buffer in one go
+# means one scheduler pass per batch, not per event.
+_MAX_BATCH = 512
+
+# While emitters wait behind the backlog, wake them at least every this many events.
+_PROGRESS_EVERY = 64
+
+
+async def receive_batch(receive: MemoryObjectReceiveStream[Any], limit: int) -> list[Any]:
+    """Wait for at least one item, then take whatever else is ready (up to *limit*).
+
+    Returns an empty list once the stream has ended.
+    """
+    try:
+        batch = [await receive.receive()]
+    except (anyio.EndOfStream, anyio.ClosedResourceError):
+        return []
+    while len(batch) < limit:
+        try:
+            batch.append(receive.receive_nowait())
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+            break
+    return batch
 
 
 class Stampable(Protocol):
@@ -198,7 +219,9 @@ class EventPipe:
         self._queued = 0
         self._flushed = 0
         self._progress = anyio.Event()
+        self._progress_wanted = False
         self._flusher: _Lane | None = None
+        self._flush_wakeup = anyio.Event()
 
     @property
     def emitted(self) -> int:
@@ -233,7 +256,7 @@ class EventPipe:
         if _in_lane.get():
             return
         while self._flushed < target:
-            await self._progress.wait()
+            await self._wait_progress()
 
     def emit_nowait(self, source: Any, event: Stampable, parent_id: str | None) -> None:
         """Stamp *event* and deliver it without blocking, for sync code on the loop thread.
@@ -279,27 +302,40 @@ class EventPipe:
             self._task_group.start_soon(
                 self._flusher.run, self._flush, name="anycrew event backlog"
             )
+        else:
+            self._flush_wakeup.set()
         return self._queued
 
     async def _flush(self, _: MemoryObjectReceiveStream[Any]) -> None:
+        # One task per pipe, started the first time a lane fills up; it sleeps while
+        # the backlog is empty and ends when the pipe closes.
         backlog = self._backlog
-        while backlog:
-            send, item = backlog[0]
-            try:
-                await send.send(item)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._unsubscribe(send)
-            backlog.popleft()
-            self._flushed += 1
-            self._note_progress()
-        # Nothing awaits between the empty check and here, so no item can be missed.
-        if self._flusher is not None:
-            self._flusher.send.close()
-            self._flusher = None
+        while True:
+            while backlog:
+                send, item = backlog[0]
+                try:
+                    await send.send(item)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self._unsubscribe(send)
+                backlog.popleft()
+                self._flushed += 1
+                if not backlog or self._flushed % _PROGRESS_EVERY == 0:
+                    self._note_progress()
+            if self._closed:
+                return
+            self._flush_wakeup = anyio.Event()
+            await self._flush_wakeup.wait()
 
     def _note_progress(self) -> None:
-        progress, self._progress = self._progress, anyio.Event()
-        progress.set()
+        # Wakes whoever waits for deliveries (emitters behind the backlog, aclose).
+        if self._progress_wanted:
+            self._progress_wanted = False
+            progress, self._progress = self._progress, anyio.Event()
+            progress.set()
+
+    async def _wait_progress(self) -> None:
+        self._progress_wanted = True
+        await self._progress.wait()
 
     def _open_lane(self, kind: str) -> _Lane:
         lane = _Lane(self._buffer_size)
@@ -317,24 +353,16 @@ class EventPipe:
         lane = self._async_lane
         assert lane is not None
         _in_lane.set(True)
-        async for handlers, source, event in receive:
-            await call_async_handlers(handlers, source, event)
-            lane.finished += 1
+        while batch := await receive_batch(receive, _MAX_BATCH):
+            for handlers, source, event in batch:
+                await call_async_handlers(handlers, source, event)
+                lane.finished += 1
             self._note_progress()
 
     async def _consume_sync(self, receive: MemoryObjectReceiveStream[Any]) -> None:
         lane = self._sync_lane
         assert lane is not None
-        while True:
-            try:
-                batch = [await receive.receive()]
-            except anyio.EndOfStream:
-                return
-            while len(batch) < _MAX_SYNC_BATCH:
-                try:
-                    batch.append(receive.receive_nowait())
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
+        while batch := await receive_batch(receive, _MAX_BATCH):
             await anyio.to_thread.run_sync(_deliver_sync_batch, batch)
             lane.finished += len(batch)
             self._note_progress()
@@ -375,8 +403,9 @@ class EventPipe:
         """
         with anyio.move_on_after(CANCELLED_DRAIN_TIMEOUT if cancelled else math.inf, shield=True):
             while not self._settled():
-                await self._progress.wait()
+                await self._wait_progress()
         self._closed = True
+        self._flush_wakeup.set()
         if self._flusher is not None:
             await self._flusher.aclose(cancelled=cancelled)
         for lane in (self._sync_lane, self._async_lane):

@@ -30,7 +30,7 @@ import anyio.abc
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from ._pipe import EventPipe
+from ._pipe import EventPipe, receive_batch
 from ._threads import CancelBridge
 
 #: Starts a run: called with the hook the run must call with its pipe when it opens.
@@ -73,6 +73,7 @@ class LoopDriver:
         self._receive: MemoryObjectReceiveStream[Any] | None = None
         self._opened = anyio.Event()
         self._finished = anyio.Event()
+        self._pending: deque[Any] = deque()
 
     async def open(self) -> None:
         """Start the run (from ``__aenter__``; pair it with :meth:`aclose` in the same task)."""
@@ -98,13 +99,20 @@ class LoopDriver:
             self._finished.set()
 
     async def next_event(self) -> Any | None:
-        """The run's next event, or None once the run is over."""
+        """The run's next event, or None once the run is over.
+
+        Events already buffered are handed out without a scheduler pass each (one
+        pass per batch), which keeps the reader from trading places with the run
+        on every event.
+        """
+        if self._pending:
+            return self._pending.popleft()
         await self._opened.wait()
         if self._receive is not None:
-            try:
-                return await self._receive.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                pass
+            batch = await receive_batch(self._receive, _BATCH)
+            if batch:
+                self._pending.extend(batch)
+                return self._pending.popleft()
         await self._finished.wait()
         return None
 
@@ -257,13 +265,7 @@ class ThreadDriver:
 
     async def _forward(self, receive: MemoryObjectReceiveStream[Any]) -> None:
         async with receive:
-            async for event in receive:
-                batch = [event]
-                while len(batch) < _BATCH:
-                    try:
-                        batch.append(receive.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
+            while batch := await receive_batch(receive, _BATCH):
                 accepted = self._channel.try_put(batch)
                 if accepted is False:
                     accepted = await anyio.to_thread.run_sync(self._channel.put, batch)

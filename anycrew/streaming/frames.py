@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_jsonable_python
 
 from ..events.base import BaseEvent
 
@@ -28,6 +29,26 @@ _NAMESPACE_FIELDS = (
     "agent_role",
     "task_name",
 )
+
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
+def _payload(event: BaseEvent) -> dict[str, Any]:
+    """The event's fields minus the envelope, as JSON-safe values.
+
+    Plain values are taken as they are and only the others go through pydantic's
+    JSON conversion: a token chunk's frame costs a few microseconds, not a full
+    ``model_dump``. Events with custom serializers take the full path.
+    """
+    decorators = type(event).__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return event.model_dump(mode="json", exclude=_ENVELOPE)
+    return {
+        key: value if type(value) in _PLAIN else to_jsonable_python(value)
+        for key, value in event.__dict__.items()
+        if key not in _ENVELOPE
+    }
 
 
 class StreamFrame(BaseModel):
@@ -74,7 +95,7 @@ class StreamFrame(BaseModel):
     @classmethod
     def from_event(cls, event: BaseEvent) -> StreamFrame:
         """The frame for *event* (stamped by its run)."""
-        data = event.model_dump(mode="json", exclude=_ENVELOPE)
+        data = _payload(event)
         namespace = [event.channel]
         namespace.extend(
             value

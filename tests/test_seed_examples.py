@@ -85,3 +85,25 @@ def test_example_runs_on_the_simulator(script: str, expected: list[str]) -> None
     result_lines = [line for line in proc.stdout.splitlines() if " Result: " in line]
     assert result_lines == expected, proc.stdout
     assert proc.stderr.count("offline simulator") == 1, proc.stderr
+
+
+@pytest.mark.parametrize("script", ["akickoff_streaming.py", "trio_akickoff_streaming.py"])
+def test_streaming_example_prints_chunks_then_the_result(script: str) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "ANYCREW_MODEL"}
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    final = answer("Research the topic: AI trends in 2024")
+    printed, last = proc.stdout.rsplit("Final result: ", 1)
+    assert last == f"{final}\n"
+    # Each print() added a newline after the chunk's own text.
+    chunks = [part.removesuffix("\n") for part in printed.split("Chunk: ")[1:]]
+    assert len(chunks) > 5
+    assert "".join(chunks).endswith(f"Final Answer: {final}")

@@ -69,8 +69,8 @@ PARAMS = [
 ]
 
 
-@pytest.mark.parametrize(("script", "expected"), PARAMS)
-def test_example_runs_on_the_simulator(script: str, expected: list[str]) -> None:
+def run_example(script: str) -> subprocess.CompletedProcess[str]:
+    """Run one example script as a user would, without ANYCREW_MODEL set."""
     env = {key: value for key, value in os.environ.items() if key != "ANYCREW_MODEL"}
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / script)],
@@ -82,6 +82,12 @@ def test_example_runs_on_the_simulator(script: str, expected: list[str]) -> None
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize(("script", "expected"), PARAMS)
+def test_example_runs_on_the_simulator(script: str, expected: list[str]) -> None:
+    proc = run_example(script)
     result_lines = [line for line in proc.stdout.splitlines() if " Result: " in line]
     assert result_lines == expected, proc.stdout
     assert proc.stderr.count("offline simulator") == 1, proc.stderr
@@ -89,17 +95,7 @@ def test_example_runs_on_the_simulator(script: str, expected: list[str]) -> None
 
 @pytest.mark.parametrize("script", ["akickoff_streaming.py", "trio_akickoff_streaming.py"])
 def test_streaming_example_prints_chunks_then_the_result(script: str) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "ANYCREW_MODEL"}
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / script)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_example(script)
     final = answer("Research the topic: AI trends in 2024")
     printed, last = proc.stdout.rsplit("Final result: ", 1)
     assert last == f"{final}\n"

@@ -32,6 +32,7 @@ from .events.task_events import (
 from .llms._invoke import collect_usage, describe_error, streaming_tokens
 from .task import Task
 from .tasks.task_output import TaskOutput
+from .tools._runner import tool_state
 from .types.usage_metrics import UsageMetrics
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ async def _execute_crew(
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
     started = await emit(crew, CrewKickoffStartedEvent(crew_name=crew.name, inputs=inputs))
     try:
-        with runtime.span(started.event_id), collect_usage(usage):
+        with runtime.span(started.event_id), collect_usage(usage), tool_state(crew.cache):
             outputs = await _execute_tasks(plans, crew.verbose)
     except anyio.get_cancelled_exc_class():
         await emit_shielded(

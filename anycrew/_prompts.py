@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .llms.types import Message
 
 _FINAL_ANSWER = "Final Answer:"
@@ -37,3 +39,50 @@ def final_answer(text: str) -> str:
     if position >= 0:
         return text[position + len(_FINAL_ANSWER) :].strip()
     return text.strip()
+
+
+def react_instructions(tool_lines: list[str], names: list[str]) -> str:
+    """How a model without function calling asks for a tool (the ReAct protocol)."""
+    listed = "\n".join(f"- {line}" for line in tool_lines)
+    return (
+        f"You have these tools:\n{listed}\n\n"
+        "To use a tool, reply with exactly:\n"
+        "Thought: <why you need it>\n"
+        f"Action: <one of: {', '.join(names)}>\n"
+        "Action Input: <the arguments as a JSON object>\n\n"
+        "Then wait: the result comes back as an Observation. Use tools as often as you "
+        "need, then reply with:\n"
+        "Thought: I now know the final answer\n"
+        "Final Answer: <the complete answer>"
+    )
+
+
+_ACTION = re.compile(
+    r"Action\s*:\s*(?P<name>[^\n]+?)\s*\n\s*Action\s*Input\s*:\s*(?P<input>.*?)\s*"
+    r"(?=\n\s*Observation\s*:|\Z)",
+    re.DOTALL,
+)
+
+
+def react_action(text: str) -> tuple[str, str] | None:
+    """The tool name and argument text of a ReAct reply, unless it gives its final answer.
+
+    An action that comes before a final answer wins: the model wrote the final
+    answer ahead of seeing the observation.
+    """
+    match = _ACTION.search(text)
+    if match is None:
+        return None
+    final = text.find(_FINAL_ANSWER)
+    if final != -1 and final < match.start():
+        return None
+    raw = match.group("input").strip()
+    if raw.startswith("```"):
+        raw = raw.strip("`").removeprefix("json").strip()
+    return match.group("name").strip(), raw
+
+
+OUT_OF_STEPS = (
+    "You have used all the steps you are allowed for this task. Do not call any more "
+    "tools: reply now with 'Final Answer:' and the best complete answer you can give."
+)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import runtime
 from ._interpolate import interpolate
-from ._prompts import agent_messages, final_answer
+from ._prompts import OUT_OF_STEPS, agent_messages, final_answer, react_action, react_instructions
 from .errors import AgentExecutionTimeoutError
 from .events._emit import emit, emit_shielded, step_context
 from .events.agent_events import (
@@ -23,6 +23,9 @@ from .events.agent_events import (
 from .llm import LLM, default_llm
 from .llms._invoke import describe_error, invoke_llm
 from .llms.base_llm import BaseLLM
+from .llms.types import ToolCall
+from .tools._runner import ToolBelt
+from .tools.base_tool import BaseTool
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,9 @@ class Agent(BaseModel):
         backstory: who it is; shapes its answers.
         llm: an LLM, a model string (``"sim"``, ``"provider/name"``), or None for the
             default (``ANYCREW_MODEL``, else the offline simulator).
-        tools: tools the agent may use. Accepted now; tool calling is not wired in yet.
+        tools: tools the agent may use (BaseTool instances or @tool functions).
+            Models with function calling get them natively, parallel calls run
+            concurrently; others use the ReAct text protocol.
         max_iter: the most model calls the agent may make for one task.
         max_execution_time: seconds the agent may spend on one task; when they run
             out the task fails with AgentExecutionTimeoutError.
@@ -65,7 +70,7 @@ class Agent(BaseModel):
     goal: str
     backstory: str
     llm: BaseLLM | None = None
-    tools: list[Any] = Field(default_factory=list)
+    tools: list[BaseTool] = Field(default_factory=list)
     max_iter: int = Field(default=25, ge=1)
     max_execution_time: float | None = Field(default=None, gt=0)
     verbose: bool = False
@@ -125,7 +130,7 @@ class Agent(BaseModel):
                 self,
                 AgentExecutionStartedEvent(
                     task_prompt=messages[-1]["content"],
-                    tools=[getattr(t, "name", repr(t)) for t in self.tools],
+                    tools=[t.name for t in self.tools],
                 ),
             )
             try:
@@ -161,8 +166,61 @@ class Agent(BaseModel):
         raise AgentExecutionTimeoutError(role, task_name, self.max_execution_time)
 
     async def _loop(self, llm: BaseLLM, messages: list[dict[str, Any]]) -> str:
-        # One model call per iteration. Until tool calling lands every reply is
-        # final; tool calls will extend ``messages`` with their observations and
-        # go round again, bounded by max_iter.
+        if not self.tools:
+            response = await invoke_llm(llm, messages, source=self)
+            return final_answer(response.text)
+        belt = ToolBelt(self.tools, source=self)
+        native = llm.supports_function_calling()
+        if not native:
+            messages[0] = {
+                **messages[0],
+                "content": messages[0]["content"]
+                + "\n\n"
+                + react_instructions(
+                    [t.describe() for t in belt.tools], [t.name for t in belt.tools]
+                ),
+            }
+        schemas = belt.schemas() if native else None
+        for _ in range(self.max_iter):
+            response = await invoke_llm(llm, messages, source=self, tools=schemas)
+            if native:
+                calls = response.tool_calls
+            else:
+                action = react_action(response.text)
+                calls = (
+                    [ToolCall(id="react", name=action[0], arguments=action[1])] if action else []
+                )
+            if not calls:
+                return final_answer(response.text)
+            outcomes = await belt.run_all(calls)
+            if native:
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": response.text or None,
+                        "tool_calls": [
+                            {
+                                "id": call.id,
+                                "type": "function",
+                                "function": {"name": call.name, "arguments": call.arguments},
+                            }
+                            for call in calls
+                        ],
+                    }
+                )
+                messages.extend(
+                    {"role": "tool", "tool_call_id": o.call.id, "content": o.observation}
+                    for o in outcomes
+                )
+            else:
+                messages.append({"role": "assistant", "content": response.text})
+                messages.append(
+                    {"role": "user", "content": f"Observation: {outcomes[0].observation}"}
+                )
+            for outcome in outcomes:
+                if outcome.as_answer:
+                    return str(outcome.result)
+        # Out of steps: ask once more, without tools, for the final answer.
+        messages.append({"role": "user", "content": OUT_OF_STEPS})
         response = await invoke_llm(llm, messages, source=self)
         return final_answer(response.text)

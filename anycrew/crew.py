@@ -50,6 +50,8 @@ class Crew(BaseModel):
         stream: chunk streaming: the kickoff entries return a CrewStreamingOutput
             that yields StreamChunk objects as the agents' LLMs produce tokens.
         name: used in events.
+        cache: reuse a tool's result when it is called again with the same
+            arguments in the same kickoff (see ``BaseTool.cache_function``).
 
     Raises:
         NotImplementedError: for ``Process.hierarchical``.
@@ -66,6 +68,7 @@ class Crew(BaseModel):
     process: Process = Process.sequential
     verbose: bool = False
     stream: bool = False
+    cache: bool = True
     usage_metrics: UsageMetrics | None = None
 
     def __repr__(self) -> str:

@@ -45,6 +45,9 @@ class LLM(BaseLLM):
         super().__init__(model.strip(), stream=stream, temperature=temperature, stop=stop)
         self._adapter = adapter_cls(name, temperature=temperature, stop=stop, **params)
 
+    def supports_function_calling(self) -> bool:
+        return self._adapter.supports_tools
+
     async def agenerate(
         self,
         messages: list[Message],

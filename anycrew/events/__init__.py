@@ -63,6 +63,27 @@ from .task_events import (
 from .task_events import (
     TaskStartedEvent as TaskStartedEvent,
 )
+from .tool_events import (
+    ToolExecutionErrorEvent as ToolExecutionErrorEvent,
+)
+from .tool_events import (
+    ToolSelectionErrorEvent as ToolSelectionErrorEvent,
+)
+from .tool_events import (
+    ToolUsageErrorEvent as ToolUsageErrorEvent,
+)
+from .tool_events import (
+    ToolUsageEvent as ToolUsageEvent,
+)
+from .tool_events import (
+    ToolUsageFinishedEvent as ToolUsageFinishedEvent,
+)
+from .tool_events import (
+    ToolUsageStartedEvent as ToolUsageStartedEvent,
+)
+from .tool_events import (
+    ToolValidateInputErrorEvent as ToolValidateInputErrorEvent,
+)
 
 #: CrewAI's name for the bus, so migrated code keeps working.
 crewai_event_bus = event_bus
@@ -90,6 +111,13 @@ __all__ = [
     "TaskCompletedEvent",
     "TaskFailedEvent",
     "TaskStartedEvent",
+    "ToolExecutionErrorEvent",
+    "ToolSelectionErrorEvent",
+    "ToolUsageErrorEvent",
+    "ToolUsageEvent",
+    "ToolUsageFinishedEvent",
+    "ToolUsageStartedEvent",
+    "ToolValidateInputErrorEvent",
     "crewai_event_bus",
     "event_bus",
 ]

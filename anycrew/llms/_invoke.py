@@ -17,6 +17,7 @@ from ..events.llm_events import (
     LLMCallCompletedEvent,
     LLMCallFailedEvent,
     LLMCallStartedEvent,
+    LLMCallType,
     LLMStreamChunkEvent,
     LLMThinkingChunkEvent,
 )
@@ -60,6 +61,7 @@ async def invoke_llm(
     *,
     source: Any = None,
     stream: bool | None = None,
+    tools: list[dict[str, Any]] | None = None,
     router: runtime.Router | None = None,
     on_open: Callable[[runtime.EventPipe], object] | None = None,
 ) -> LLMResponse:
@@ -70,15 +72,19 @@ async def invoke_llm(
     """
     if runtime.current_run() is None:
         return await runtime.open_run(
-            lambda _run: _invoke(llm, messages, source, stream),
+            lambda _run: _invoke(llm, messages, source, stream, tools),
             router=router or event_bus.active_registry(),
             on_open=on_open,
         )
-    return await _invoke(llm, messages, source, stream)
+    return await _invoke(llm, messages, source, stream, tools)
 
 
 async def _invoke(
-    llm: BaseLLM, messages: list[Message], source: Any, stream: bool | None
+    llm: BaseLLM,
+    messages: list[Message],
+    source: Any,
+    stream: bool | None,
+    tools: list[dict[str, Any]] | None,
 ) -> LLMResponse:
     # No new call may start once the run is cancelled, even at zero latency.
     await anyio.lowlevel.checkpoint_if_cancelled()
@@ -106,7 +112,7 @@ async def _invoke(
         with runtime.span(started.event_id):
             if stream is None and _force_stream.get():
                 stream = True
-            response = await llm.agenerate(messages, on_chunk=on_chunk, stream=stream)
+            response = await llm.agenerate(messages, on_chunk=on_chunk, stream=stream, tools=tools)
     except Exception as exc:
         await emit(
             source,
@@ -134,7 +140,12 @@ async def _invoke(
         LLMCallCompletedEvent(
             model=llm.model,
             call_id=call_id,
-            response=response.text,
+            response=response.text
+            if not response.tool_calls
+            else [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
+            ],
+            call_type=LLMCallType.TOOL_CALL if response.tool_calls else LLMCallType.LLM_CALL,
             usage={
                 "prompt_tokens": response.prompt_tokens,
                 "completion_tokens": response.completion_tokens,

@@ -17,6 +17,10 @@ class LLMAdapter(ABC):
     waits must be cancellable (anyio primitives), so cancelling a run stops a call.
     """
 
+    #: Whether the model takes tools natively (function calling). Agents with tools
+    #: use the ReAct text protocol with models that do not.
+    supports_tools: bool = False
+
     def __init__(self, model_name: str, **params: Any) -> None:
         self.model_name = model_name
 

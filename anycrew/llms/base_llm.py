@@ -45,6 +45,10 @@ class BaseLLM:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, stream={self.stream})"
 
+    def supports_function_calling(self) -> bool:
+        """Whether the model takes tools natively; agents use a text protocol if not."""
+        return False
+
     async def agenerate(
         self,
         messages: list[Message],

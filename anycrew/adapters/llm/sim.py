@@ -8,6 +8,7 @@ stops a simulated call at once.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +18,7 @@ import anyio
 
 from ...errors import ConfigurationError
 from ...llms.adapter import LLMAdapter
-from ...llms.types import Chunk, ChunkCallback, LLMResponse, Message
+from ...llms.types import Chunk, ChunkCallback, LLMResponse, Message, ToolCall
 
 Responder = Callable[[list[Message]], str | Awaitable[str]]
 
@@ -25,25 +26,63 @@ _TOKEN = re.compile(r"\s*\S+")
 _TASK_LINE = re.compile(r"^Current Task: (.*)$", re.MULTILINE)
 
 
+def _check_script(
+    script: Sequence[str | Sequence[dict[str, Any]]] | None,
+) -> list[str | list[dict[str, str]]] | None:
+    """Validate a ``tool_calls`` script; arguments become JSON text."""
+    if script is None:
+        return None
+    if isinstance(script, str) or not isinstance(script, Sequence):
+        raise ConfigurationError("sim tool_calls must be a list of steps (texts or lists of calls)")
+    steps: list[str | list[dict[str, str]]] = []
+    for position, step in enumerate(script):
+        if isinstance(step, str):
+            steps.append(step)
+            continue
+        calls = []
+        for call in step:
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                raise ConfigurationError(
+                    f"sim tool_calls step {position}: each call is a dict with a 'name' "
+                    f"and 'arguments', got {call!r}"
+                )
+            arguments = call.get("arguments", {})
+            text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+            calls.append({"name": call["name"], "arguments": text})
+        if not calls:
+            raise ConfigurationError(f"sim tool_calls step {position} has no calls")
+        steps.append(calls)
+    return steps
+
+
 def _count_tokens(text: str) -> int:
     return len(text.split())
 
 
 def default_reply(messages: Sequence[Message]) -> str:
-    """The reply the simulator gives when it has no script: it names the task."""
-    prompt = ""
+    """The reply the simulator gives when it has no script.
+
+    In an agent's conversation it gives a final answer naming the task (found in
+    any user turn, so it still answers after tool rounds); otherwise it names the
+    last user message.
+    """
+    last_user = ""
     for message in reversed(messages):
-        if message.get("role") == "user":
-            prompt = str(message.get("content", ""))
-            break
-    match = _TASK_LINE.search(prompt)
-    subject = (match.group(1) if match else prompt).strip().splitlines()
-    line = subject[0] if subject else ""
-    if len(line) > 120:
-        line = line[:117] + "..."
-    if match:
-        return f"Thought: I have what I need.\nFinal Answer: Simulated answer to: {line}"
-    return f"Simulated reply to: {line}"
+        if message.get("role") != "user":
+            continue
+        content = str(message.get("content") or "")
+        last_user = last_user or content
+        match = _TASK_LINE.search(content)
+        if match:
+            answer = f"Simulated answer to: {_line(match.group(1))}"
+            return f"Thought: I have what I need.\nFinal Answer: {answer}"
+    return f"Simulated reply to: {_line(last_user)}"
+
+
+def _line(text: str) -> str:
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= 120 else line[:117] + "..."
 
 
 class SimulatorAdapter(LLMAdapter):
@@ -55,7 +94,15 @@ class SimulatorAdapter(LLMAdapter):
             default) delivers it all at once.
         replies: replies used in turn, cycling; shared by every run using this LLM.
         responder: a sync or async callable taking the message list and returning
-            the reply text; it takes precedence over *replies*.
+            the reply text; it takes precedence over *replies* and *tool_calls*.
+        tool_calls: a script for agents with tools: a list of steps, each either a
+            final text or a list of tool calls ``{"name": ..., "arguments": {...}}``.
+            The step is chosen by how many assistant turns the conversation already
+            has, so concurrent runs each follow the script from the start. Past its
+            end the simulator gives its default answer.
+        native_tools: answer tool calls natively (as OpenAI-style tool calls; the
+            default) or, when False, in the ReAct text protocol like a model without
+            function calling.
 
     Raises:
         ConfigurationError: for a negative latency, a non-positive rate, an empty or
@@ -71,6 +118,8 @@ class SimulatorAdapter(LLMAdapter):
         tokens_per_second: float | None = None,
         replies: Sequence[str] | None = None,
         responder: Responder | None = None,
+        tool_calls: Sequence[str | Sequence[dict[str, Any]]] | None = None,
+        native_tools: bool = True,
         temperature: float | None = None,
         stop: list[str] | None = None,
         **unknown: Any,
@@ -79,7 +128,8 @@ class SimulatorAdapter(LLMAdapter):
         if unknown:
             raise ConfigurationError(
                 f"the simulator does not take {', '.join(sorted(unknown))}; its parameters "
-                "are latency, tokens_per_second, replies, responder and stream"
+                "are latency, tokens_per_second, replies, responder, tool_calls, "
+                "native_tools and stream"
             )
         if not isinstance(latency, int | float) or latency < 0:
             raise ConfigurationError(f"sim latency must be a number >= 0 seconds, got {latency!r}")
@@ -102,6 +152,8 @@ class SimulatorAdapter(LLMAdapter):
             replies = list(replies)
         if responder is not None and not callable(responder):
             raise ConfigurationError(f"sim responder must be callable, got {responder!r}")
+        self.tool_calls = _check_script(tool_calls)
+        self.supports_tools = bool(native_tools)
         self.latency = float(latency)
         self.tokens_per_second = tokens_per_second
         self.replies = replies
@@ -110,12 +162,33 @@ class SimulatorAdapter(LLMAdapter):
         self._lock = threading.Lock()
         self._next_reply = 0
 
-    async def _reply(self, messages: list[Message]) -> str:
+    async def _reply(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None
+    ) -> str | list[ToolCall]:
         if self.responder is not None:
             reply = self.responder(messages)
             if inspect.isawaitable(reply):
                 reply = await reply
             return str(reply)
+        if self.tool_calls is not None:
+            step = sum(1 for message in messages if message.get("role") == "assistant")
+            if step < len(self.tool_calls):
+                scripted = self.tool_calls[step]
+                if isinstance(scripted, str):
+                    return scripted
+                calls = [
+                    ToolCall(id=f"call_{step}_{i}", name=c["name"], arguments=c["arguments"])
+                    for i, c in enumerate(scripted)
+                ]
+                if tools and self.supports_tools:
+                    return calls
+                if not self.supports_tools:
+                    first = calls[0]
+                    return (
+                        "Thought: I should use a tool.\n"
+                        f"Action: {first.name}\nAction Input: {first.arguments}"
+                    )
+            return default_reply(messages)
         if self.replies is not None:
             with self._lock:
                 index = self._next_reply
@@ -131,7 +204,10 @@ class SimulatorAdapter(LLMAdapter):
         on_chunk: ChunkCallback,
         tools: list[dict[str, Any]] | None = None,
     ) -> LLMResponse:
-        text = await self._reply(messages)
+        reply = await self._reply(messages, tools)
+        if isinstance(reply, list):
+            return await self._tool_call_reply(reply, stream, on_chunk)
+        text = reply
         if self.stop:
             cut = min((i for s in self.stop if (i := text.find(s)) >= 0), default=-1)
             if cut >= 0:
@@ -155,4 +231,30 @@ class SimulatorAdapter(LLMAdapter):
             text=text,
             prompt_tokens=sum(_count_tokens(str(m.get("content", ""))) for m in messages),
             completion_tokens=pieces,
+        )
+
+    async def _tool_call_reply(
+        self, calls: list[ToolCall], stream: bool, on_chunk: ChunkCallback
+    ) -> LLMResponse:
+        if self.latency:
+            await anyio.sleep(self.latency)
+        if stream:
+            for index, call in enumerate(calls):
+                await on_chunk(
+                    Chunk(
+                        call.arguments,
+                        kind="tool_call",
+                        tool_call={
+                            "index": index,
+                            "id": call.id,
+                            "name": call.name,
+                            "arguments": call.arguments,
+                        },
+                    )
+                )
+        return LLMResponse(
+            text="",
+            completion_tokens=sum(_count_tokens(call.arguments) + 1 for call in calls),
+            tool_calls=calls,
+            finish_reason="tool_calls",
         )

@@ -29,7 +29,7 @@ from .events.task_events import (
     TaskFailedEvent,
     TaskStartedEvent,
 )
-from .llms._invoke import collect_usage, describe_error, streaming_tokens
+from .llms._invoke import collect_usage, describe_error, rate_limited, streaming_tokens
 from .task import Task
 from .tasks.task_output import TaskOutput
 from .tools._runner import tool_state
@@ -103,7 +103,12 @@ async def _execute_crew(
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
     started = await emit(crew, CrewKickoffStartedEvent(crew_name=crew.name, inputs=inputs))
     try:
-        with runtime.span(started.event_id), collect_usage(usage), tool_state(crew.cache):
+        with (
+            runtime.span(started.event_id),
+            collect_usage(usage),
+            tool_state(crew.cache),
+            rate_limited(crew._rpm),
+        ):
             outputs = await _execute_tasks(plans, crew.verbose)
     except anyio.get_cancelled_exc_class():
         await emit_shielded(

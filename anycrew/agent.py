@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from . import runtime
 from ._interpolate import interpolate
@@ -21,7 +21,7 @@ from .events.agent_events import (
     AgentExecutionStartedEvent,
 )
 from .llm import LLM, default_llm
-from .llms._invoke import describe_error, invoke_llm
+from .llms._invoke import describe_error, invoke_llm, rate_limited
 from .llms.base_llm import BaseLLM
 from .llms.types import ToolCall
 from .tools._runner import ToolBelt
@@ -55,6 +55,8 @@ class Agent(BaseModel):
         max_iter: the most model calls the agent may make for one task.
         max_execution_time: seconds the agent may spend on one task; when they run
             out the task fails with AgentExecutionTimeoutError.
+        max_rpm: the most LLM calls a minute this agent makes (an async token
+            bucket shared by all its runs: waiting never blocks a thread).
         verbose: report its tasks as they start and finish (logger ``anycrew.verbose``;
             printed to stderr when the application has not configured logging).
         allow_delegation: let the agent hand work to its coworkers (accepted; not
@@ -74,6 +76,7 @@ class Agent(BaseModel):
     max_iter: int = Field(default=25, ge=1)
     max_execution_time: float | None = Field(default=None, gt=0)
     verbose: bool = False
+    max_rpm: int | None = Field(default=None, ge=1)
     allow_delegation: bool = False
     allow_code_execution: bool = False
 
@@ -83,6 +86,12 @@ class Agent(BaseModel):
         if isinstance(value, str):
             return LLM(model=value)
         return value
+
+    _rpm: runtime.RateLimiter | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.max_rpm is not None:
+            self._rpm = runtime.RateLimiter(self.max_rpm)
 
     def __repr__(self) -> str:
         return f"Agent(role={self.role!r}, llm={self.llm!r})"
@@ -125,7 +134,7 @@ class Agent(BaseModel):
             expected_output=expected_output,
             context=context,
         )
-        with step_context(agent_id=str(self.id), agent_role=persona.role):
+        with step_context(agent_id=str(self.id), agent_role=persona.role), rate_limited(self._rpm):
             started = await emit(
                 self,
                 AgentExecutionStartedEvent(

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from . import runtime
 from ._crew_run import plan_kickoff, run_crew
@@ -50,6 +50,8 @@ class Crew(BaseModel):
         stream: chunk streaming: the kickoff entries return a CrewStreamingOutput
             that yields StreamChunk objects as the agents' LLMs produce tokens.
         name: used in events.
+        max_rpm: the most LLM calls a minute for all the crew's agents together (an
+            async token bucket shared by all kickoffs of this crew).
         cache: reuse a tool's result when it is called again with the same
             arguments in the same kickoff (see ``BaseTool.cache_function``).
 
@@ -69,7 +71,14 @@ class Crew(BaseModel):
     verbose: bool = False
     stream: bool = False
     cache: bool = True
+    max_rpm: int | None = Field(default=None, ge=1)
     usage_metrics: UsageMetrics | None = None
+
+    _rpm: runtime.RateLimiter | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.max_rpm is not None:
+            self._rpm = runtime.RateLimiter(self.max_rpm)
 
     def __repr__(self) -> str:
         return f"Crew(name={self.name!r}, agents={len(self.agents)}, tasks={len(self.tasks)})"

@@ -27,6 +27,22 @@ from .types import Chunk, LLMResponse, Message
 
 _usage: ContextVar[UsageMetrics | None] = ContextVar("anycrew_usage", default=None)
 _force_stream: ContextVar[bool] = ContextVar("anycrew_force_stream", default=False)
+_rate_limits: ContextVar[tuple[runtime.RateLimiter, ...]] = ContextVar(
+    "anycrew_rate_limits", default=()
+)
+
+
+@contextmanager
+def rate_limited(limiter: runtime.RateLimiter | None) -> Iterator[None]:
+    """Make every LLM call inside the block wait for *limiter* too (``max_rpm``)."""
+    if limiter is None:
+        yield
+        return
+    token = _rate_limits.set((*_rate_limits.get(), limiter))
+    try:
+        yield
+    finally:
+        _rate_limits.reset(token)
 
 
 @contextmanager
@@ -88,6 +104,8 @@ async def _invoke(
 ) -> LLMResponse:
     # No new call may start once the run is cancelled, even at zero latency.
     await anyio.lowlevel.checkpoint_if_cancelled()
+    for limiter in _rate_limits.get():
+        await limiter.acquire()
     source = source if source is not None else llm
     call_id = uuid.uuid4().hex
     started = await emit(

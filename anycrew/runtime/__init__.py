@@ -33,6 +33,7 @@ from ._pipe import (
 from ._pipe import (
     call_sync_handlers as call_sync_handlers,
 )
+from ._rate import RateLimiter as RateLimiter
 from ._scope import (
     Run as Run,
 )

@@ -14,7 +14,7 @@ import anyio.to_thread
 from . import runtime
 from ._interpolate import validate_inputs
 from ._verbose import clip, say
-from .agent import Agent, AgentPersona
+from .agent import Agent, AgentAnswer, AgentPersona
 from .crews.crew_output import CrewOutput
 from .events._emit import emit, emit_shielded, step_context
 from .events.crew_events import (
@@ -31,6 +31,7 @@ from .events.task_events import (
 )
 from .llms._invoke import collect_usage, describe_error, rate_limited, streaming_tokens
 from .task import Task
+from .tasks.output_format import OutputFormat
 from .tasks.task_output import TaskOutput
 from .tools._runner import tool_state
 from .types.usage_metrics import UsageMetrics
@@ -214,20 +215,15 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
         started = await emit(task, TaskStartedEvent(context=context or None))
         try:
             with runtime.span(started.event_id):
-                raw = await plan.agent.aexecute_task(
+                answer = await plan.agent.aexecute_task(
                     plan.persona,
                     description=plan.description,
                     expected_output=plan.expected_output,
                     context=context or None,
                     task_name=task.display_name,
+                    output_model=task.output_model,
                 )
-                output = TaskOutput(
-                    description=plan.description,
-                    name=task.name,
-                    expected_output=plan.expected_output,
-                    raw=raw,
-                    agent=plan.persona.role,
-                )
+                output = _task_output(plan, answer)
                 if task.callback is not None:
                     await _call_user(task.callback, output)
         except anyio.get_cancelled_exc_class():
@@ -243,6 +239,26 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
             say(f"task {task.display_name!r} finished: {clip(output.raw)}")
         await emit(task, TaskCompletedEvent(output=output, started_event_id=started.event_id))
     return output
+
+
+def _task_output(plan: TaskPlan, answer: AgentAnswer) -> TaskOutput:
+    task = plan.task
+    structured = answer.structured
+    output_format = OutputFormat.RAW
+    if structured is not None:
+        output_format = OutputFormat.PYDANTIC if task.output_pydantic else OutputFormat.JSON
+    return TaskOutput(
+        description=plan.description,
+        name=task.name,
+        expected_output=plan.expected_output,
+        raw=answer.text,
+        pydantic=structured if output_format is OutputFormat.PYDANTIC else None,
+        json_dict=structured.model_dump(mode="json")
+        if structured is not None and output_format is OutputFormat.JSON
+        else None,
+        agent=plan.persona.role,
+        output_format=output_format,
+    )
 
 
 async def _call_user(callback: Any, *args: Any) -> Any:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from .llms.types import Message
 
@@ -23,10 +27,16 @@ def agent_messages(
     description: str,
     expected_output: str,
     context: str | None,
+    output_schema: dict[str, Any] | None = None,
 ) -> list[Message]:
     """The system and user messages for one agent step."""
     system = f"You are {role}. {backstory}\nYour personal goal is: {goal}\n\n{_FORMAT}"
     user = f"Current Task: {description}\n\nExpected output: {expected_output}\n"
+    if output_schema is not None:
+        user += (
+            "\nYour final answer must be a single JSON object that matches this JSON "
+            f"schema, with nothing before or after it:\n{json.dumps(output_schema)}\n"
+        )
     if context:
         user += f"\nContext from earlier tasks:\n{context}\n"
     user += "\nBegin. Give your complete final answer."
@@ -86,3 +96,41 @@ OUT_OF_STEPS = (
     "You have used all the steps you are allowed for this task. Do not call any more "
     "tools: reply now with 'Final Answer:' and the best complete answer you can give."
 )
+
+
+#: How often an answer that does not fit the task's output model is sent back.
+OUTPUT_RETRIES = 3
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_structured(text: str, model: type[M]) -> M:
+    """The JSON object in *text* (bare or in a code fence), validated as *model*.
+
+    Raises:
+        ValueError: naming what is wrong (no JSON object, bad JSON, or the
+            validation errors), in words the model can act on.
+    """
+    fenced = _FENCE.search(text)
+    candidate = fenced.group(1) if fenced else text
+    start, end = candidate.find("{"), candidate.rfind("}")
+    if start == -1 or end < start:
+        raise ValueError("the answer contains no JSON object")
+    try:
+        return model.model_validate_json(candidate[start : end + 1])
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'the object'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ValueError(problems) from None
+
+
+def fix_output(problem: str) -> str:
+    """The message that sends a malformed structured answer back to the model."""
+    return (
+        f"Your answer does not fit the required JSON schema: {problem}. Reply with "
+        "'Final Answer:' followed by only the corrected JSON object."
+    )

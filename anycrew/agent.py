@@ -11,8 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from . import runtime
 from ._interpolate import interpolate
-from ._prompts import OUT_OF_STEPS, agent_messages, final_answer, react_action, react_instructions
-from .errors import AgentExecutionTimeoutError
+from ._prompts import (
+    OUT_OF_STEPS,
+    OUTPUT_RETRIES,
+    agent_messages,
+    final_answer,
+    fix_output,
+    parse_structured,
+    react_action,
+    react_instructions,
+)
+from .errors import AgentExecutionTimeoutError, OutputValidationError
 from .events._emit import emit, emit_shielded, step_context
 from .events.agent_events import (
     AgentExecutionCancelledEvent,
@@ -26,6 +35,14 @@ from .llms.base_llm import BaseLLM
 from .llms.types import ToolCall
 from .tools._runner import ToolBelt
 from .tools.base_tool import BaseTool
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAnswer:
+    """An agent's final answer to a task, and its structured form if one was asked for."""
+
+    text: str
+    structured: BaseModel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +134,19 @@ class Agent(BaseModel):
         expected_output: str,
         context: str | None,
         task_name: str,
-    ) -> str:
+        output_model: type[BaseModel] | None = None,
+    ) -> AgentAnswer:
         """Work on one task inside the current run and return the final answer.
+
+        With *output_model* the answer must be a JSON object that validates against
+        it: the schema goes into the prompt, and an answer that does not fit is sent
+        back with the validation errors, up to :data:`OUTPUT_RETRIES` times.
 
         Emits AgentExecutionStarted, then Completed, Error or Cancelled.
 
         Raises:
             AgentExecutionTimeoutError: when ``max_execution_time`` runs out.
+            OutputValidationError: when the answer still does not fit *output_model*.
         """
         llm = self.llm or default_llm()
         messages = agent_messages(
@@ -133,6 +156,7 @@ class Agent(BaseModel):
             description=description,
             expected_output=expected_output,
             context=context,
+            output_schema=output_model.model_json_schema() if output_model else None,
         )
         with step_context(agent_id=str(self.id), agent_role=persona.role), rate_limited(self._rpm):
             started = await emit(
@@ -144,7 +168,9 @@ class Agent(BaseModel):
             )
             try:
                 with runtime.span(started.event_id):
-                    answer = await self._run_with_deadline(llm, messages, persona.role, task_name)
+                    answer = await self._run_with_deadline(
+                        llm, messages, persona.role, task_name, output_model
+                    )
             except anyio.get_cancelled_exc_class():
                 await emit_shielded(
                     self, AgentExecutionCancelledEvent(started_event_id=started.event_id)
@@ -160,19 +186,48 @@ class Agent(BaseModel):
                 raise
             await emit(
                 self,
-                AgentExecutionCompletedEvent(output=answer, started_event_id=started.event_id),
+                AgentExecutionCompletedEvent(output=answer.text, started_event_id=started.event_id),
             )
         return answer
 
     async def _run_with_deadline(
-        self, llm: BaseLLM, messages: list[dict[str, Any]], role: str, task_name: str
-    ) -> str:
+        self,
+        llm: BaseLLM,
+        messages: list[dict[str, Any]],
+        role: str,
+        task_name: str,
+        output_model: type[BaseModel] | None,
+    ) -> AgentAnswer:
         if self.max_execution_time is None:
-            return await self._loop(llm, messages)
+            return await self._answer(llm, messages, task_name, output_model)
         with anyio.move_on_after(self.max_execution_time) as scope:
-            return await self._loop(llm, messages)
+            return await self._answer(llm, messages, task_name, output_model)
         assert scope.cancelled_caught
         raise AgentExecutionTimeoutError(role, task_name, self.max_execution_time)
+
+    async def _answer(
+        self,
+        llm: BaseLLM,
+        messages: list[dict[str, Any]],
+        task_name: str,
+        output_model: type[BaseModel] | None,
+    ) -> AgentAnswer:
+        text = await self._loop(llm, messages)
+        if output_model is None:
+            return AgentAnswer(text)
+        for attempt in range(OUTPUT_RETRIES + 1):
+            try:
+                return AgentAnswer(text, parse_structured(text, output_model))
+            except ValueError as problem:
+                if attempt == OUTPUT_RETRIES:
+                    raise OutputValidationError(
+                        task_name, output_model.__name__, str(problem)
+                    ) from None
+                messages.append({"role": "assistant", "content": text})
+                messages.append({"role": "user", "content": fix_output(str(problem))})
+                response = await invoke_llm(llm, messages, source=self)
+                text = final_answer(response.text)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _loop(self, llm: BaseLLM, messages: list[dict[str, Any]]) -> str:
         if not self.tools:

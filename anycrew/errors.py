@@ -7,16 +7,29 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     AnyCrewError
     ├── InvalidInputError (ValueError)       bad kickoff inputs, missing {placeholders}
     ├── ConfigurationError (ValueError)      bad construction arguments, unknown model
+    ├── OutputValidationError (ValueError)   an answer never fit the task's output model
     ├── ExecutionTimeoutError (TimeoutError)
     │   └── AgentExecutionTimeoutError       an agent's max_execution_time ran out
     └── LLMError                             an LLM call failed
-        └── LLMResponseError                 the model's reply could not be used
+        ├── LLMResponseError                 the reply could not be used (malformed JSON,
+        │                                    an unexpected shape)
+        ├── ProviderError                    the provider answered with an error
+        │   ├── AuthenticationError          HTTP 401/403: a missing, wrong or revoked key
+        │   └── RateLimitError               HTTP 429, after the retries ran out
+        ├── LLMTimeoutError (TimeoutError)   connecting, sending or reading took too long
+        └── LLMConnectionError               the provider could not be reached
+            └── StreamInterruptedError       a streamed reply was cut off part-way
+
+Errors about a provider carry its own message where it sent one, never the API key
+or the request's authentication headers.
 
 Cancellation is never turned into one of these: it propagates as the backend's own
 cancellation exception.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class AnyCrewError(Exception):
@@ -29,6 +42,25 @@ class InvalidInputError(AnyCrewError, ValueError):
 
 class ConfigurationError(AnyCrewError, ValueError):
     """An object was configured with arguments that cannot work."""
+
+
+class OutputValidationError(AnyCrewError, ValueError):
+    """A task's answer did not fit its ``output_pydantic`` / ``output_json`` model.
+
+    Attributes:
+        task_name: the task's name (or the start of its description).
+        model_name: the output model's class name.
+        problem: what was wrong with the last answer.
+    """
+
+    def __init__(self, task_name: str, model_name: str, problem: str) -> None:
+        super().__init__(
+            f"the answer to task {task_name!r} does not fit {model_name} after retries: "
+            f"{problem}; make the expected output clearer or the model simpler"
+        )
+        self.task_name = task_name
+        self.model_name = model_name
+        self.problem = problem
 
 
 class ExecutionTimeoutError(AnyCrewError, TimeoutError):
@@ -57,6 +89,115 @@ class AgentExecutionTimeoutError(ExecutionTimeoutError):
 class LLMError(AnyCrewError):
     """An LLM call failed."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The subclasses take keyword-only arguments, which the default reduction
+        # (``cls(*args)``) drops; rebuild from args and attributes so that pickle and
+        # copy work for every LLM error.
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) -> LLMError:
+    error = cls.__new__(cls)
+    error.args = args
+    vars(error).update(state)
+    return error
+
 
 class LLMResponseError(LLMError):
-    """The model's reply could not be used."""
+    """The model's reply could not be used.
+
+    Attributes:
+        provider: the provider's name (``"openai"``, ...), when a provider sent it.
+        provider_message: what the provider said about it, if anything.
+        excerpt: the start of the offending reply, for diagnosis.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        provider_message: str | None = None,
+        excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.provider_message = provider_message
+        self.excerpt = excerpt
+
+
+class ProviderError(LLMError):
+    """The provider answered a request with an error.
+
+    Attributes:
+        provider: the provider's name (``"openai"``, ``"anthropic"``, ...).
+        status_code: the HTTP status, or ``None`` for an error sent inside a stream.
+        provider_message: the provider's own description of the error.
+        error_type: the provider's error type or code, when it sent one.
+        retry_after: seconds the provider asked to wait before trying again, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None,
+        provider_message: str,
+        error_type: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status_code = status_code
+        self.provider_message = provider_message
+        self.error_type = error_type
+        self.retry_after = retry_after
+
+
+class AuthenticationError(ProviderError):
+    """The provider refused the credentials (HTTP 401 or 403)."""
+
+
+class RateLimitError(ProviderError):
+    """The provider kept answering HTTP 429 (too many requests) until the retries ran out."""
+
+
+class LLMTimeoutError(LLMError, TimeoutError):
+    """A request to a provider took longer than its ``timeout``.
+
+    Attributes:
+        provider: the provider's name.
+        phase: what ran out of time: ``"connect"``, ``"write"``, ``"read"`` or ``"pool"``.
+    """
+
+    def __init__(self, message: str, *, provider: str, phase: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.phase = phase
+
+
+class LLMConnectionError(LLMError):
+    """The provider could not be reached, or the connection broke.
+
+    Attributes:
+        provider: the provider's name.
+    """
+
+    def __init__(self, message: str, *, provider: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class StreamInterruptedError(LLMConnectionError):
+    """A streamed reply stopped before the provider finished it.
+
+    Attributes:
+        provider: the provider's name.
+        received: how many characters of the reply had arrived (text, thinking and
+            tool arguments) before the stream broke.
+    """
+
+    def __init__(self, message: str, *, provider: str, received: int) -> None:
+        super().__init__(message, provider=provider)
+        self.received = received

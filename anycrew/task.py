@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._interpolate import interpolate
 from .agent import Agent
@@ -29,6 +29,10 @@ class Task(BaseModel):
         async_execution: run concurrently with the following tasks; the next
             synchronous task (or the end of the crew) waits for it.
         callback: called with the TaskOutput when the task completes (sync or async).
+        output_pydantic: a pydantic model the answer must fit; the TaskOutput's
+            ``pydantic`` holds the validated instance.
+        output_json: the same, but the TaskOutput's ``json_dict`` holds the result as
+            a dict. Set at most one of the two.
 
     After a kickoff, ``output`` holds the task's latest TaskOutput (concurrent
     kickoffs of one crew each get their own outputs in their CrewOutput).
@@ -44,7 +48,23 @@ class Task(BaseModel):
     context: list[Task] | None = None
     async_execution: bool = False
     callback: Callable[[TaskOutput], Any] | None = None
+    output_pydantic: type[BaseModel] | None = None
+    output_json: type[BaseModel] | None = None
     output: TaskOutput | None = None
+
+    @model_validator(mode="after")
+    def _one_output_model(self) -> Task:
+        if self.output_pydantic is not None and self.output_json is not None:
+            raise ValueError(
+                f"task {self.display_name!r} sets both output_pydantic and output_json; "
+                "choose one (output_pydantic gives a model, output_json a dict)"
+            )
+        return self
+
+    @property
+    def output_model(self) -> type[BaseModel] | None:
+        """The model the answer must fit, if any."""
+        return self.output_pydantic or self.output_json
 
     def __repr__(self) -> str:
         return f"Task(name={self.display_name!r}, agent={getattr(self.agent, 'role', None)!r})"

@@ -15,6 +15,9 @@ from .adapter import LLMAdapter
 _lock = threading.Lock()
 _providers: dict[str, str | type[LLMAdapter]] = {
     "sim": "anycrew.adapters.llm.sim:SimulatorAdapter",
+    "openai": "anycrew.adapters.llm.openai:OpenAIAdapter",
+    "ollama": "anycrew.adapters.llm.openai:OllamaAdapter",
+    "anthropic": "anycrew.adapters.llm.anthropic:AnthropicAdapter",
 }
 
 

@@ -212,7 +212,7 @@ class Agent(BaseModel):
         task_name: str,
         output_model: type[BaseModel] | None,
     ) -> AgentAnswer:
-        text = await self._loop(llm, messages)
+        text = await self._loop(llm, messages, output_model)
         if output_model is None:
             return AgentAnswer(text)
         for attempt in range(OUTPUT_RETRIES + 1):
@@ -225,13 +225,22 @@ class Agent(BaseModel):
                     ) from None
                 messages.append({"role": "assistant", "content": text})
                 messages.append({"role": "user", "content": fix_output(str(problem))})
-                response = await invoke_llm(llm, messages, source=self)
+                response = await invoke_llm(
+                    llm, messages, source=self, response_format=output_model
+                )
                 text = final_answer(response.text)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _loop(self, llm: BaseLLM, messages: list[dict[str, Any]]) -> str:
+    async def _loop(
+        self,
+        llm: BaseLLM,
+        messages: list[dict[str, Any]],
+        output_model: type[BaseModel] | None = None,
+    ) -> str:
+        # A provider that can enforce the output model's JSON shape is asked to, on
+        # calls that need no tools; the answer is validated either way.
         if not self.tools:
-            response = await invoke_llm(llm, messages, source=self)
+            response = await invoke_llm(llm, messages, source=self, response_format=output_model)
             return final_answer(response.text)
         belt = ToolBelt(self.tools, source=self)
         native = llm.supports_function_calling()

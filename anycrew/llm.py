@@ -7,6 +7,8 @@ import os
 import threading
 from typing import Any
 
+from pydantic import BaseModel
+
 from .llms.base_llm import BaseLLM
 from .llms.registry import resolve
 from .llms.types import Chunk, ChunkCallback, LLMResponse, Message
@@ -55,15 +57,22 @@ class LLM(BaseLLM):
         on_chunk: ChunkCallback | None = None,
         tools: list[dict[str, Any]] | None = None,
         stream: bool | None = None,
+        response_format: type[BaseModel] | None = None,
     ) -> LLMResponse:
         async def ignore(_: Chunk) -> None:
             return None
 
+        # Only pass what is asked for, so adapters written before an option existed
+        # keep working until they need it.
+        options: dict[str, Any] = {}
+        if response_format is not None:
+            options["response_format"] = response_format
         return await self._adapter.generate(
             messages,
             stream=self.stream if stream is None else stream,
             on_chunk=on_chunk or ignore,
             tools=tools,
+            **options,
         )
 
 

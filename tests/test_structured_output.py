@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -72,3 +75,33 @@ async def test_giving_up_raises_a_typed_error(recorder: Recorder) -> None:
 def test_one_output_model_at_most() -> None:
     with pytest.raises(ValidationError, match="both output_pydantic and output_json"):
         crew_for([GOOD], output_pydantic=Verdict, output_json=Verdict)
+
+
+async def test_providers_enforce_the_output_model_natively() -> None:
+    from ._loopback import json_reply, serve
+    from .test_llm_anthropic import message
+    from .test_llm_openai import completion
+
+    verdict = {"name": "tides", "score": 7}
+    async with serve(json_reply(completion(json.dumps(verdict)))) as server:
+        llm = LLM(model="openai/test", base_url=server.url + "/v1", api_key="sk-test")
+        result = await _judge(llm, output_pydantic=Verdict)
+    assert result.pydantic == Verdict(**verdict)
+    sent = server.requests[0].json()["response_format"]
+    assert sent["type"] == "json_schema"
+    assert sent["json_schema"]["schema"]["required"] == ["name", "score"]
+
+    forced = {"type": "tool_use", "id": "toolu_1", "name": "final_answer", "input": verdict}
+    async with serve(json_reply(message(forced, stop_reason="tool_use"))) as server:
+        llm = LLM(model="anthropic/test", base_url=server.url, api_key="sk-ant-test")
+        result = await _judge(llm, output_json=Verdict)
+    assert result.json_dict == verdict
+    body = server.requests[0].json()
+    assert body["tool_choice"] == {"type": "tool", "name": "final_answer"}
+    assert body["tools"][-1]["input_schema"]["required"] == ["name", "score"]
+
+
+async def _judge(llm: LLM, **task: object) -> Any:
+    agent = Agent(role="Judge", goal="g", backstory="b", llm=llm)
+    job = Task(description="Judge tides", expected_output="A verdict", agent=agent, **task)
+    return await Crew(agents=[agent], tasks=[job]).akickoff()

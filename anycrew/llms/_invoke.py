@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import anyio.lowlevel
+from pydantic import BaseModel
 
 from .. import runtime
 from ..events._emit import emit
@@ -78,6 +79,7 @@ async def invoke_llm(
     source: Any = None,
     stream: bool | None = None,
     tools: list[dict[str, Any]] | None = None,
+    response_format: type[BaseModel] | None = None,
     router: runtime.Router | None = None,
     on_open: Callable[[runtime.EventPipe], object] | None = None,
 ) -> LLMResponse:
@@ -88,11 +90,11 @@ async def invoke_llm(
     """
     if runtime.current_run() is None:
         return await runtime.open_run(
-            lambda _run: _invoke(llm, messages, source, stream, tools),
+            lambda _run: _invoke(llm, messages, source, stream, tools, response_format),
             router=router or event_bus.active_registry(),
             on_open=on_open,
         )
-    return await _invoke(llm, messages, source, stream, tools)
+    return await _invoke(llm, messages, source, stream, tools, response_format)
 
 
 async def _invoke(
@@ -101,6 +103,7 @@ async def _invoke(
     source: Any,
     stream: bool | None,
     tools: list[dict[str, Any]] | None,
+    response_format: type[BaseModel] | None = None,
 ) -> LLMResponse:
     # No new call may start once the run is cancelled, even at zero latency.
     await anyio.lowlevel.checkpoint_if_cancelled()
@@ -130,7 +133,13 @@ async def _invoke(
         with runtime.span(started.event_id):
             if stream is None and _force_stream.get():
                 stream = True
-            response = await llm.agenerate(messages, on_chunk=on_chunk, stream=stream, tools=tools)
+            response = await llm.agenerate(
+                messages,
+                on_chunk=on_chunk,
+                stream=stream,
+                tools=tools,
+                response_format=response_format,
+            )
     except Exception as exc:
         await emit(
             source,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from pydantic import BaseModel
+
 from .types import ChunkCallback, LLMResponse, Message
 
 
@@ -32,6 +34,7 @@ class LLMAdapter(ABC):
         stream: bool,
         on_chunk: ChunkCallback,
         tools: list[dict[str, Any]] | None = None,
+        response_format: type[BaseModel] | None = None,
     ) -> LLMResponse:
         """Return the model's reply to *messages*.
 
@@ -44,4 +47,8 @@ class LLMAdapter(ABC):
             tools: tools the model may call, as OpenAI function schemas
                 (``{"type": "function", "function": {"name", "description",
                 "parameters"}}``); adapters translate them to their wire format.
+            response_format: a pydantic model the reply must be a JSON object of.
+                Adapters whose provider can enforce it do so (a JSON schema response
+                format, a forced tool); others leave the reply as the model gives
+                it, and the caller validates the text.
         """

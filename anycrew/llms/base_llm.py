@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
+from pydantic import BaseModel
 
 from .. import runtime
 from ..runtime import EventPipe
@@ -56,13 +57,15 @@ class BaseLLM:
         on_chunk: ChunkCallback | None = None,
         tools: list[dict[str, Any]] | None = None,
         stream: bool | None = None,
+        response_format: type[BaseModel] | None = None,
     ) -> LLMResponse:
         """Return the model's reply to *messages* (the engine's entry point).
 
         *tools* are OpenAI-style function schemas the model may call; *on_chunk*
         receives streamed pieces when the LLM streams; *stream* overrides
         ``self.stream`` for this call (custom LLMs that only override ``call`` or
-        ``acall`` do not stream).
+        ``acall`` do not stream); *response_format* asks for a JSON object of that
+        model where the provider can enforce it.
         """
         cls = type(self)
         if cls.acall is not BaseLLM.acall:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from ...errors import ConfigurationError, InvalidInputError
 from ...llms.adapter import LLMAdapter
 from ...llms.types import Chunk, ChunkCallback, LLMResponse, Message, ToolCall
@@ -288,6 +290,27 @@ class _Stream:
         )
 
 
+_ANSWER_TOOL = "final_answer"
+
+
+def _answer_tool(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "name": _ANSWER_TOOL,
+        "description": f"Give the final answer as a {model.__name__} object.",
+        "input_schema": model.model_json_schema(),
+    }
+
+
+def _answer_from_tool(response: LLMResponse) -> LLMResponse:
+    """Move the forced answer tool's input into the reply's text."""
+    answers = [call for call in response.tool_calls if call.name == _ANSWER_TOOL]
+    if not answers:
+        return response
+    response.text = answers[0].arguments
+    response.tool_calls = [call for call in response.tool_calls if call.name != _ANSWER_TOOL]
+    return response
+
+
 class AnthropicAdapter(LLMAdapter):
     """Anthropic's messages API (``LLM(model="anthropic/<name>")``).
 
@@ -387,6 +410,7 @@ class AnthropicAdapter(LLMAdapter):
         stream: bool,
         on_chunk: ChunkCallback,
         tools: list[dict[str, Any]] | None = None,
+        response_format: type[BaseModel] | None = None,
     ) -> LLMResponse:
         system, turns = translate_messages(messages)
         body: dict[str, Any] = {"model": self.model_name, "messages": turns, **self._params}
@@ -394,9 +418,16 @@ class AnthropicAdapter(LLMAdapter):
             body["system"] = system
         if tools:
             body["tools"] = translate_tools(tools)
+        if response_format is not None:
+            # Anthropic has no JSON response format: force a tool whose input schema
+            # is the model's, and hand its input back as the reply's text.
+            body["tools"] = [*body.get("tools", []), _answer_tool(response_format)]
+            body["tool_choice"] = {"type": "tool", "name": _ANSWER_TOOL}
         if stream:
             body["stream"] = True
-            return await self._http.post_stream(
+            response = await self._http.post_stream(
                 "/v1/messages", body, lambda: _Stream(self._http), on_chunk
             )
-        return await self._http.post_json("/v1/messages", body, _parse_message)
+        else:
+            response = await self._http.post_json("/v1/messages", body, _parse_message)
+        return _answer_from_tool(response) if response_format is not None else response

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from ...errors import ConfigurationError
 from ...llms.adapter import LLMAdapter
 from ...llms.types import Chunk, ChunkCallback, LLMResponse, Message, ToolCall
@@ -303,11 +305,17 @@ class OpenAIAdapter(LLMAdapter):
         return f"{type(self).__name__}(model={self.model_name!r}, base_url={self.base_url!r})"
 
     def _body(
-        self, messages: list[Message], stream: bool, tools: list[dict[str, Any]] | None
+        self,
+        messages: list[Message],
+        stream: bool,
+        tools: list[dict[str, Any]] | None,
+        response_format: type[BaseModel] | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model_name, "messages": messages, **self._params}
         if tools:
             body["tools"] = tools
+        if response_format is not None:
+            body["response_format"] = _response_format(self.provider, response_format)
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -320,8 +328,9 @@ class OpenAIAdapter(LLMAdapter):
         stream: bool,
         on_chunk: ChunkCallback,
         tools: list[dict[str, Any]] | None = None,
+        response_format: type[BaseModel] | None = None,
     ) -> LLMResponse:
-        body = self._body(messages, stream, tools)
+        body = self._body(messages, stream, tools, response_format)
         if stream:
             return await self._http.post_stream(
                 "/chat/completions", body, lambda: _Stream(self._http), on_chunk

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
+from pydantic import BaseModel
 
 from ...errors import ConfigurationError
 from ...llms.adapter import LLMAdapter
@@ -203,7 +204,10 @@ class SimulatorAdapter(LLMAdapter):
         stream: bool,
         on_chunk: ChunkCallback,
         tools: list[dict[str, Any]] | None = None,
+        response_format: type[BaseModel] | None = None,
     ) -> LLMResponse:
+        # response_format is not enforced: the agent validates the text, so scripted
+        # replies can exercise both the good and the bad answers.
         reply = await self._reply(messages, tools)
         if isinstance(reply, list):
             return await self._tool_call_reply(reply, stream, on_chunk)

@@ -82,13 +82,16 @@ async def run_crew(
     inputs: Any,
     router: runtime.Router,
     on_open: Callable[[runtime.EventPipe], object] | None = None,
+    *,
+    planned: tuple[dict[str, Any], list[TaskPlan]] | None = None,
 ) -> CrewOutput:
     """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
 
     *on_open* lets a stream session subscribe to the run's pipe before its first
-    event; the LLM calls of a streamed run stream their tokens.
+    event; the LLM calls of a streamed run stream their tokens. *planned* is the
+    result of :func:`plan_kickoff` for these inputs, when the caller has it already.
     """
-    checked, plans = plan_kickoff(crew, inputs)
+    checked, plans = planned or plan_kickoff(crew, inputs)
     body = partial(_execute_crew, crew, checked, plans)
     if on_open is None:
         return await runtime.open_run(body, router=router)

@@ -12,7 +12,7 @@ import anyio.lowlevel
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from . import runtime
-from ._crew_run import plan_kickoff, run_crew
+from ._crew_run import TaskPlan, plan_kickoff, run_crew
 from .agent import Agent
 from .crews.crew_output import CrewOutput
 from .errors import ConfigurationError
@@ -256,7 +256,9 @@ class Crew(BaseModel):
         return CrewStreamingOutput(start, self._task_indices(), many=True)
 
 
-def _check_for_each(crew: Crew, inputs: Any, max_concurrency: int | None) -> None:
+def _check_for_each(
+    crew: Crew, inputs: Any, max_concurrency: int | None
+) -> list[tuple[dict[str, Any], list[TaskPlan]]]:
     if isinstance(inputs, Mapping) or not isinstance(inputs, Sequence) or isinstance(inputs, str):
         raise ConfigurationError(
             "kickoff_for_each takes a list of input dicts, one per copy of the crew, "
@@ -268,8 +270,7 @@ def _check_for_each(crew: Crew, inputs: Any, max_concurrency: int | None) -> Non
         raise ConfigurationError(
             f"max_concurrency must be a positive integer or None, got {max_concurrency!r}"
         )
-    for item in inputs:
-        plan_kickoff(crew, item)
+    return [plan_kickoff(crew, item) for item in inputs]
 
 
 async def _for_each(
@@ -278,7 +279,7 @@ async def _for_each(
     max_concurrency: int | None,
     router: runtime.Router,
 ) -> list[CrewOutput]:
-    _check_for_each(crew, inputs, max_concurrency)
+    planned = _check_for_each(crew, inputs, max_concurrency)
     results: list[CrewOutput | None] = [None] * len(inputs)
     limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
     failure: list[Exception] = []
@@ -286,10 +287,12 @@ async def _for_each(
     async def one(position: int, item: Mapping[str, Any]) -> None:
         try:
             if limiter is None:
-                results[position] = await run_crew(crew, item, router)
+                results[position] = await run_crew(crew, item, router, planned=planned[position])
             else:
                 async with limiter:
-                    results[position] = await run_crew(crew, item, router)
+                    results[position] = await run_crew(
+                        crew, item, router, planned=planned[position]
+                    )
         except Exception as exc:
             if not failure:
                 failure.append(exc)

@@ -218,10 +218,10 @@ class EventPipe:
         self._backlog: deque[tuple[MemoryObjectSendStream[Any], Any]] = deque()
         self._queued = 0
         self._flushed = 0
-        self._progress = anyio.Event()
-        self._progress_wanted = False
+        # Created only when someone has to wait: most runs never need them.
+        self._progress: anyio.Event | None = None
         self._flusher: _Lane | None = None
-        self._flush_wakeup = anyio.Event()
+        self._flush_wakeup: anyio.Event | None = None
 
     @property
     def emitted(self) -> int:
@@ -302,7 +302,7 @@ class EventPipe:
             self._task_group.start_soon(
                 self._flusher.run, self._flush, name="anycrew event backlog"
             )
-        else:
+        elif self._flush_wakeup is not None:
             self._flush_wakeup.set()
         return self._queued
 
@@ -323,18 +323,18 @@ class EventPipe:
                     self._note_progress()
             if self._closed:
                 return
-            self._flush_wakeup = anyio.Event()
-            await self._flush_wakeup.wait()
+            wakeup = self._flush_wakeup = anyio.Event()
+            await wakeup.wait()
 
     def _note_progress(self) -> None:
         # Wakes whoever waits for deliveries (emitters behind the backlog, aclose).
-        if self._progress_wanted:
-            self._progress_wanted = False
-            progress, self._progress = self._progress, anyio.Event()
+        progress, self._progress = self._progress, None
+        if progress is not None:
             progress.set()
 
     async def _wait_progress(self) -> None:
-        self._progress_wanted = True
+        if self._progress is None:
+            self._progress = anyio.Event()
         await self._progress.wait()
 
     def _open_lane(self, kind: str) -> _Lane:
@@ -405,7 +405,8 @@ class EventPipe:
             while not self._settled():
                 await self._wait_progress()
         self._closed = True
-        self._flush_wakeup.set()
+        if self._flush_wakeup is not None:
+            self._flush_wakeup.set()
         if self._flusher is not None:
             await self._flusher.aclose(cancelled=cancelled)
         for lane in (self._sync_lane, self._async_lane):

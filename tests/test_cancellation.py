@@ -181,3 +181,21 @@ async def test_kickoff_async_cancel_reaches_a_cooperative_sync_callback(
     assert recorder.types[-1] == "crew_kickoff_cancelled"
     time.sleep(0.05)
     assert len(progress) == steps  # the callback stopped, it is not still running
+
+
+@pytest.mark.anyio
+async def test_a_stuck_handler_holds_a_cancelled_caller_only_for_the_drain_bound() -> None:
+    from anycrew.events import CrewKickoffCompletedEvent, event_bus
+    from anycrew.runtime import CANCELLED_DRAIN_TIMEOUT
+
+    async def stuck(source: Any, event: CrewKickoffCompletedEvent) -> None:
+        await anyio.sleep_forever()
+
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(CrewKickoffCompletedEvent, stuck)
+        started = time.monotonic()
+        with anyio.move_on_after(0.2) as scope:
+            await make_crew(1).akickoff({"topic": "t"})  # the run itself is done at once
+        elapsed = time.monotonic() - started
+    assert scope.cancelled_caught
+    assert elapsed < 0.2 + CANCELLED_DRAIN_TIMEOUT + 1.0

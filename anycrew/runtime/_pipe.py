@@ -128,9 +128,11 @@ class _Lane:
     The consumer must outlive the run's body: if the caller cancels the run, the
     cancellation events still have to reach the handlers. So the consumer runs in a
     shielded scope and ends when the send side closes; after a cancelled run it gets
-    a deadline (:data:`CANCELLED_DRAIN_TIMEOUT`) so a stuck handler cannot hold the
-    caller forever. ``accepted`` and ``finished`` count the items given to the lane
-    and the items its consumer is done with.
+    a deadline (:data:`CANCELLED_DRAIN_TIMEOUT`), so a stuck async handler cannot hold
+    the caller forever. A sync handler runs in a worker thread, which cannot be
+    interrupted: the lane waits for its current batch (no thread is abandoned) and
+    logs that it overran. ``accepted`` and ``finished`` count the items given to the
+    lane and the items its consumer is done with.
     """
 
     __slots__ = ("_done", "_receive", "_scope", "accepted", "finished", "send")
@@ -156,19 +158,19 @@ class _Lane:
                 await consume(self._receive)
             if self._scope.cancelled_caught:
                 logger.warning(
-                    "event delivery was cut off %.1f s after the run was cancelled; "
-                    "a handler did not finish in time",
+                    "event delivery to handlers was cut off %.1f s after the run was "
+                    "cancelled: a handler did not finish in time",
                     CANCELLED_DRAIN_TIMEOUT,
                 )
         finally:
             self._done.set()
 
-    async def aclose(self, *, cancelled: bool) -> None:
+    def close(self, deadline: float) -> None:
+        """No more items; the consumer stops at *deadline* at the latest."""
         self.send.close()
-        if cancelled:
-            self._scope.deadline = min(
-                self._scope.deadline, anyio.current_time() + CANCELLED_DRAIN_TIMEOUT
-            )
+        self._scope.deadline = min(self._scope.deadline, deadline)
+
+    async def wait_done(self) -> None:
         with anyio.CancelScope(shield=True):
             await self._done.wait()
 
@@ -398,19 +400,34 @@ class EventPipe:
 
         Handlers may still emit while the pipe drains (their events are delivered
         too); the pipe closes once no lane has work left and nothing is queued.
-        Shielded: a cancelled run still finishes delivering, within
-        :data:`CANCELLED_DRAIN_TIMEOUT`.
+
+        After a normal run the wait can be cancelled like any other: the caller's
+        cancellation switches to the bounded drain of a cancelled run and then
+        propagates. A cancelled run (*cancelled*) drains under a shield with one
+        deadline, :data:`CANCELLED_DRAIN_TIMEOUT` from now, for everything at once.
         """
-        with anyio.move_on_after(CANCELLED_DRAIN_TIMEOUT if cancelled else math.inf, shield=True):
+        if not cancelled:
+            try:
+                while not self._settled():
+                    await self._wait_progress()
+            except anyio.get_cancelled_exc_class():
+                await self._close(anyio.current_time() + CANCELLED_DRAIN_TIMEOUT)
+                raise
+            await self._close(math.inf)
+        else:
+            await self._close(anyio.current_time() + CANCELLED_DRAIN_TIMEOUT)
+
+    async def _close(self, deadline: float) -> None:
+        with anyio.CancelScope(shield=True, deadline=deadline):
             while not self._settled():
                 await self._wait_progress()
         self._closed = True
         if self._flush_wakeup is not None:
             self._flush_wakeup.set()
-        if self._flusher is not None:
-            await self._flusher.aclose(cancelled=cancelled)
-        for lane in (self._sync_lane, self._async_lane):
-            if lane is not None:
-                await lane.aclose(cancelled=cancelled)
+        lanes = [lane for lane in (self._flusher, self._sync_lane, self._async_lane) if lane]
+        for lane in lanes:
+            lane.close(deadline)
+        for lane in lanes:
+            await lane.wait_done()
         for _, subscriber in self._subscribers:
             subscriber.close()

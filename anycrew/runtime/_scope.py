@@ -177,14 +177,13 @@ async def open_run(
             pipe = EventPipe(run_id, router, dispatch, buffer_size=buffer_size)
             if on_open is not None:
                 on_open(pipe)
-            cancelled = False
             try:
-                return await _run_body(body, pipe, run_id, None)
-            except anyio.get_cancelled_exc_class():
-                cancelled = True
+                result = await _run_body(body, pipe, run_id, None)
+            except BaseException as exc:
+                await pipe.aclose(cancelled=isinstance(exc, anyio.get_cancelled_exc_class()))
                 raise
-            finally:
-                await pipe.aclose(cancelled=cancelled)
+            await pipe.aclose()
+            return result
     except BaseExceptionGroup as group:
         raise unwrap_group(group) from None
     raise AssertionError("unreachable")  # pragma: no cover - for type checkers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -92,3 +93,15 @@ async def warm_thread_pools(size: int = 4) -> None:
     async with anyio.create_task_group() as tg:
         for _ in range(size):
             tg.start_soon(anyio.to_thread.run_sync, barrier.wait, 10)
+
+
+def settle_threads(before: int, within: float = 1.0) -> int:
+    """The thread count once it is back to *before*, or after *within* seconds.
+
+    Threads that were told to stop without being waited for (a stream dropped by
+    its reader) end a moment later; this gives them a bounded while.
+    """
+    deadline = time.monotonic() + within
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return threading.active_count()

@@ -23,7 +23,7 @@ from anycrew.types.streaming import (
     StreamSession,
 )
 
-from .conftest import Recorder, make_crew, warm_thread_pools
+from .conftest import Recorder, make_crew, settle_threads, warm_thread_pools
 
 pytestmark = pytest.mark.anyio
 
@@ -294,9 +294,10 @@ async def test_crew_stream_true_stops_when_the_reader_leaves(how: str, recorder:
         del iterator, output
         gc.collect()
     assert time.monotonic() - started < 0.5  # the first chunk comes at once, then a quick stop
+    # Breaking out or dropping only requests the stop; the helper thread ends a moment later.
+    assert settle_threads(threads_before) <= threads_before
     assert counted.started == 1
     assert recorder.types[-1] == "crew_kickoff_cancelled"
-    assert threading.active_count() <= threads_before
 
 
 def test_dropping_an_unread_sync_session_stops_its_thread() -> None:
@@ -307,7 +308,7 @@ def test_dropping_an_unread_sync_session_stops_its_thread() -> None:
     assert threading.active_count() == threads_before + 1
     del stream
     gc.collect()
-    assert threading.active_count() == threads_before
+    assert settle_threads(threads_before) == threads_before
     assert counted.started == 1
 
 
@@ -365,3 +366,30 @@ async def test_handlers_and_sessions_both_see_every_event() -> None:
         async with make_crew(1).astream({"topic": "t"}) as stream:
             frames = [f async for f in stream]
     assert seen == [f.seq for f in frames]
+
+
+async def test_a_read_that_times_out_loses_no_frame() -> None:
+    llm = LLM(model="sim", stream=True, tokens_per_second=400, replies=["a b c d e f g h i j"])
+    stream = make_crew(2, llm=llm).astream({"topic": "t"})  # no async with: helper thread
+    iterator = stream.events
+    frames: list[StreamFrame] = []
+    timeouts = 0
+    with anyio.fail_after(10):
+        while not stream.is_exhausted:
+            with anyio.move_on_after(0.001) as scope:
+                try:
+                    frames.append(await iterator.__anext__())
+                except StopAsyncIteration:
+                    break
+            timeouts += scope.cancelled_caught
+    assert timeouts > 0  # the reads really were cut short
+    assert [f.seq for f in frames] == list(range(len(frames)))
+    assert frames[-1].type == "crew_kickoff_completed"
+
+
+async def test_closing_before_the_run_opens_leaves_nothing_open() -> None:
+    # Unclosed streams would raise ResourceWarning, an error in this suite.
+    async with make_crew(1).astream({"topic": "t"}) as stream:
+        pass
+    assert stream.is_cancelled
+    gc.collect()

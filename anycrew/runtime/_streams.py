@@ -83,6 +83,8 @@ class LoopDriver:
 
     def _on_open(self, pipe: EventPipe) -> None:
         self._receive = pipe.subscribe(buffer_size=self._buffer_size)
+        if self._scope.cancel_called:
+            self._receive.close()  # closed before the run opened: nobody will read
         self._opened.set()
 
     async def _produce(self) -> None:
@@ -172,6 +174,10 @@ class _Channel:
             self._cond.notify_all()
             return True
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def try_get(self) -> Any | None:
         with self._cond:
             if not self._items:
@@ -190,6 +196,15 @@ class _Channel:
             item = self._items.popleft()
             self._cond.notify_all()
             return item
+
+    def wait(self) -> None:
+        """Wait until an item is queued or the channel is closed, taking nothing.
+
+        Safe to abandon: a reader that gives up waiting loses no item.
+        """
+        with self._cond:
+            while not self._items and not self._closed:
+                self._cond.wait()
 
     def close(self) -> None:
         with self._cond:
@@ -299,8 +314,11 @@ class ThreadDriver:
         if self._ended:
             return None
         item = self._channel.try_get()
-        if item is None:
-            item = await anyio.to_thread.run_sync(self._channel.get, abandon_on_cancel=True)
+        while item is None and not self._channel.closed:
+            # Only the waiting happens in the thread, never the taking: a cancelled
+            # read abandons the wait, and the next read finds the item still queued.
+            await anyio.to_thread.run_sync(self._channel.wait, abandon_on_cancel=True)
+            item = self._channel.try_get()
         event = self._take(item)
         if event is None:
             await anyio.to_thread.run_sync(self.join)
@@ -312,11 +330,19 @@ class ThreadDriver:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    def close(self) -> None:
-        """Stop reading; cancel the run unless it is over; wait until the thread is gone."""
+    def cancel(self) -> None:
+        """Stop reading and cancel the run unless it is over, without waiting.
+
+        For finalizers and ``__del__``: the helper thread ends on its own once its
+        loop has unwound, a moment later. :meth:`close` also waits for that.
+        """
         self._ended = True
         self._pending.clear()
         self._channel.close()
         if not self.outcome.done:
             self._bridge.cancel()
+
+    def close(self) -> None:
+        """Stop reading; cancel the run unless it is over; wait until the thread is gone."""
+        self.cancel()
         self.join()

@@ -146,6 +146,11 @@ class CrewStreamingOutput:
         result = self.result
         return list(result) if self._many else [result]
 
+    def cancel(self) -> None:
+        """Cancel the run unless it is over, without waiting for it to stop."""
+        if self._session is not None:
+            self._session.cancel()
+
     def close(self) -> None:
         """Cancel the run unless it is over, and wait until it has stopped."""
         if self._session is not None:
@@ -183,4 +188,5 @@ class _AsyncChunks:
     def __del__(self) -> None:
         # ``break`` out of ``async for`` drops this iterator without closing it:
         # cancel the run then, so nothing keeps running behind the reader's back.
-        self._output.close()
+        # Only request it: waiting here would block the reader's event loop.
+        self._output.cancel()

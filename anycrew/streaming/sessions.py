@@ -191,7 +191,7 @@ class StreamSession(_SessionState["_SyncProjection"]):
     def _ensure_started(self) -> ThreadDriver | None:
         if self._driver is None and not self._closed and not self._exhausted:
             driver = ThreadDriver(self._start, self._buffer_size, self._backend)
-            weakref.finalize(self, driver.close)
+            weakref.finalize(self, driver.cancel)
             driver.open()
             self._driver = driver
         return self._driver
@@ -220,6 +220,12 @@ class StreamSession(_SessionState["_SyncProjection"]):
         self._closed = True
         if self._driver is not None:
             self._driver.close()
+
+    def cancel(self) -> None:
+        """Cancel the run unless it is over, without waiting for it to stop."""
+        self._closed = True
+        if self._driver is not None:
+            self._driver.cancel()
 
     def _projection(self, channels: frozenset[str] | None) -> _SyncProjection:
         return _SyncProjection(self, channels)
@@ -294,7 +300,7 @@ class AsyncStreamSession(_SessionState["_AsyncProjection"]):
         driver: LoopDriver | ThreadDriver | None = self._loop_driver or self._thread_driver
         if driver is None:
             thread_driver = ThreadDriver(self._start, self._buffer_size, current_backend())
-            weakref.finalize(self, thread_driver.close)
+            weakref.finalize(self, thread_driver.cancel)
             await anyio.to_thread.run_sync(thread_driver.open)
             driver = self._thread_driver = thread_driver
         event = await driver.next_event()
@@ -314,6 +320,14 @@ class AsyncStreamSession(_SessionState["_AsyncProjection"]):
             self._loop_driver.cancel()
         elif self._thread_driver is not None:
             self._thread_driver.close()
+
+    def cancel(self) -> None:
+        """Cancel the run unless it is over, without waiting for it to stop."""
+        self._closed = True
+        if self._loop_driver is not None:
+            self._loop_driver.cancel()
+        elif self._thread_driver is not None:
+            self._thread_driver.cancel()
 
     async def aclose(self) -> None:
         """Cancel the run unless it is over, and wait until it has stopped (idempotent)."""

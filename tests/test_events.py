@@ -320,3 +320,43 @@ def test_event_ids_are_unique_uuid4_strings() -> None:
     ids = {NoteEvent(text="x").event_id for _ in range(10_000)}
     assert len(ids) == 10_000
     assert {uuid.UUID(i).version for i in ids} == {4}
+
+
+async def test_what_a_handler_emits_nests_under_the_event_it_handles(recorder: Recorder) -> None:
+    from anycrew.events import TaskCompletedEvent
+
+    async def note_async(source: Any, event: TaskCompletedEvent) -> None:
+        await event_bus.aemit(source, NoteEvent(text=f"async after {event.task_name}"))
+
+    def note_sync(source: Any, event: TaskCompletedEvent) -> None:
+        event_bus.emit(source, NoteEvent(text=f"sync after {event.task_name}"))
+
+    event_bus.register_handler(TaskCompletedEvent, note_async)
+    event_bus.register_handler(TaskCompletedEvent, note_sync)
+    await make_crew(2).akickoff({"topic": "x"})
+    completed = {e.event_id: e.task_name for e in recorder.of(TaskCompletedEvent)}
+    notes = recorder.of(NoteEvent)
+    assert len(notes) == 4
+    for note in notes:
+        assert note.text.endswith(f"after {completed[note.parent_event_id]}")
+        # The handler runs in the run's context, not in the task's.
+        assert note.task_name is None
+
+
+async def test_a_sync_callback_flooding_events_waits_for_slow_handlers() -> None:
+    seen = 0
+
+    async def slow(source: Any, event: NoteEvent) -> None:
+        nonlocal seen
+        seen += 1
+        await anyio.sleep(0)
+
+    def flood(output: Any) -> None:
+        for n in range(3000):
+            event_bus.emit(output, NoteEvent(text=str(n)))
+
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(NoteEvent, slow)
+        crew = make_crew(1, callback=flood)
+        await crew.akickoff({"topic": "x"})
+    assert seen == 3000

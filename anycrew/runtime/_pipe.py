@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
+from functools import partial
 from typing import Any, ClassVar, Protocol
 
 import anyio
@@ -118,8 +120,17 @@ async def call_async_handlers(handlers: Sequence[AsyncHandler], source: Any, eve
 
 
 def _deliver_sync_batch(batch: list[tuple[Sequence[SyncHandler], Any, Any]]) -> None:
-    for handlers, source, event in batch:
-        call_sync_handlers(handlers, source, event)
+    _sync_handler_thread.active = True
+    try:
+        for handlers, source, event in batch:
+            # What a handler emits nests under the event it is handling.
+            token = current_parent.set(event.event_id)
+            try:
+                call_sync_handlers(handlers, source, event)
+            finally:
+                current_parent.reset(token)
+    finally:
+        _sync_handler_thread.active = False
 
 
 class _Lane:
@@ -179,6 +190,16 @@ class _Lane:
 # emits must not wait for room in the lane that is waiting for it.
 _in_lane: ContextVar[bool] = ContextVar("anycrew_in_lane", default=False)
 
+#: The id of the event that new events are nested under (see runtime.span).
+current_parent: ContextVar[str | None] = ContextVar("anycrew_parent_event", default=None)
+
+_sync_handler_thread = threading.local()
+
+
+def in_sync_handler() -> bool:
+    """True in the worker thread that is delivering events to sync handlers."""
+    return bool(getattr(_sync_handler_thread, "active", False))
+
 
 class EventPipe:
     """Stamps one run's events and fans them out to handlers and subscribers.
@@ -215,6 +236,8 @@ class EventPipe:
         self._sync_lane: _Lane | None = None
         self._async_lane: _Lane | None = None
         self._subscribers: list[tuple[frozenset[str] | None, MemoryObjectSendStream[Any]]] = []
+        #: The context handler lanes start in (set by the run scope).
+        self.handler_context: Context | None = None
         self._closed = False
         # The ordered backlog used while some lane is full (see the class docs).
         self._backlog: deque[tuple[MemoryObjectSendStream[Any], Any]] = deque()
@@ -343,11 +366,15 @@ class EventPipe:
         lane = _Lane(self._buffer_size)
         if kind == "sync":
             self._sync_lane = lane
-            self._task_group.start_soon(lane.run, self._consume_sync, name="anycrew sync handlers")
+            consume, name = self._consume_sync, "anycrew sync handlers"
         else:
             self._async_lane = lane
-            self._task_group.start_soon(
-                lane.run, self._consume_async, name="anycrew async handlers"
+            consume, name = self._consume_async, "anycrew async handlers"
+        if self.handler_context is None:
+            self._task_group.start_soon(lane.run, consume, name=name)
+        else:
+            self.handler_context.run(
+                partial(self._task_group.start_soon, lane.run, consume, name=name)
             )
         return lane
 
@@ -357,6 +384,7 @@ class EventPipe:
         _in_lane.set(True)
         while batch := await receive_batch(receive, _MAX_BATCH):
             for handlers, source, event in batch:
+                current_parent.set(event.event_id)  # this task's own context
                 await call_async_handlers(handlers, source, event)
                 lane.finished += 1
             self._note_progress()

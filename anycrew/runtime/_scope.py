@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,7 +26,16 @@ import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 
-from ._pipe import DEFAULT_BUFFER_SIZE, EventPipe, Router, Stampable
+from ._pipe import (
+    DEFAULT_BUFFER_SIZE,
+    EventPipe,
+    Router,
+    Stampable,
+    in_sync_handler,
+)
+from ._pipe import (
+    current_parent as _current_parent,
+)
 
 T = TypeVar("T")
 
@@ -56,7 +65,6 @@ class Run:
 
 
 _current_run: ContextVar[Run | None] = ContextVar("anycrew_run", default=None)
-_current_parent: ContextVar[str | None] = ContextVar("anycrew_parent_event", default=None)
 
 
 def current_run() -> Run | None:
@@ -101,16 +109,19 @@ def emit_from_thread(source: Any, event: Stampable) -> bool:
     """Emit *event* from a thread other than the run's loop thread, in order.
 
     Works in the run's worker threads (sync tools, callbacks and handlers inherit the
-    run through their context). The event is stamped and queued on the run's loop
-    without waiting for room, so a sync handler emitting into its own lane cannot
-    deadlock. Returns False when the calling context belongs to no run.
+    run through their context). The thread waits while the run's buffers are full,
+    like an async emitter, except in a sync handler: there the event is queued
+    without waiting, since the handler's own lane may be the full one. Returns
+    False when the calling context belongs to no run.
     """
     run = _current_run.get()
     if run is None or run.thread_id == threading.get_ident():
         return False
-    anyio.from_thread.run_sync(
-        run.pipe.emit_nowait, source, event, _current_parent.get(), token=run.token
-    )
+    parent = _current_parent.get()
+    if in_sync_handler():
+        anyio.from_thread.run_sync(run.pipe.emit_nowait, source, event, parent, token=run.token)
+    else:
+        anyio.from_thread.run(run.pipe.emit, source, event, parent, token=run.token)
     return True
 
 
@@ -196,6 +207,10 @@ async def _run_body(
         async with anyio.create_task_group() as tg:
             run = Run(run_id, pipe, tg.cancel_scope, tg, parent)
             token = _current_run.set(run)
+            if parent is None:
+                # Handlers run in the run's own context, not in that of whichever
+                # event happened to open their lane (its task, step and span).
+                pipe.handler_context = copy_context()
             try:
                 return await body(run)
             finally:

@@ -393,3 +393,21 @@ async def test_closing_before_the_run_opens_leaves_nothing_open() -> None:
         pass
     assert stream.is_cancelled
     gc.collect()
+
+
+def test_frames_respect_excluded_and_computed_fields() -> None:
+    from pydantic import Field, computed_field
+
+    class Login(BaseEvent):
+        user: str
+        token: str = Field("sk-live-123", exclude=True)
+
+        @computed_field  # type: ignore[prop-decorator]
+        @property
+        def shout(self) -> str:
+            return self.user.upper()
+
+    frame = StreamFrame.from_event(Login(user="ada"))
+    assert frame.data["shout"] == "ADA"
+    assert "token" not in frame.data
+    assert "sk-live-123" not in frame.model_dump_json()

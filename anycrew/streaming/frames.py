@@ -34,15 +34,28 @@ _NAMESPACE_FIELDS = (
 _PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
+_needs_model_dump: dict[type, bool] = {}
+
+
 def _payload(event: BaseEvent) -> dict[str, Any]:
     """The event's fields minus the envelope, as JSON-safe values.
 
     Plain values are taken as they are and only the others go through pydantic's
     JSON conversion: a token chunk's frame costs a few microseconds, not a full
-    ``model_dump``. Events with custom serializers take the full path.
+    ``model_dump``. Event classes that shape their output (serializers, excluded
+    or computed fields) take the full path.
     """
-    decorators = type(event).__pydantic_decorators__
-    if decorators.field_serializers or decorators.model_serializers:
+    cls = type(event)
+    full = _needs_model_dump.get(cls)
+    if full is None:
+        decorators = cls.__pydantic_decorators__
+        full = _needs_model_dump[cls] = bool(
+            decorators.field_serializers
+            or decorators.model_serializers
+            or cls.model_computed_fields
+            or any(field.exclude for field in cls.model_fields.values())
+        )
+    if full:
         return event.model_dump(mode="json", exclude=_ENVELOPE)
     return {
         key: value if type(value) in _PLAIN else to_jsonable_python(value)

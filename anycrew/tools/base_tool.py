@@ -122,9 +122,12 @@ class BaseTool(BaseModel):
         """Run the tool with validated *arguments* inside the current run."""
         if self.is_async:
             return await self._arun(**arguments)
-        return await anyio.to_thread.run_sync(
+        result = await anyio.to_thread.run_sync(
             partial(self._run, **arguments), limiter=runtime.thread_limiter()
         )
+        if inspect.isawaitable(result):  # a sync wrapper around something async
+            result = await result
+        return result
 
     def run(self, **kwargs: Any) -> Any:
         """Call the tool directly, outside any agent (sync tools in this thread)."""

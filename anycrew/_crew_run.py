@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -81,7 +81,7 @@ async def run_crew(
     crew: Crew,
     inputs: Any,
     router: runtime.Router,
-    on_open: Callable[[runtime.EventPipe], object] | None = None,
+    on_open: runtime.OnOpen | None = None,
     *,
     planned: tuple[dict[str, Any], list[TaskPlan]] | None = None,
 ) -> CrewOutput:

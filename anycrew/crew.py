@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -245,7 +245,7 @@ class Crew(BaseModel):
     ) -> CrewStreamingOutput:
         _check_for_each(self, inputs, max_concurrency)
 
-        async def start(on_open: Callable[[runtime.EventPipe], object]) -> list[CrewOutput]:
+        async def start(on_open: runtime.OnOpen) -> list[CrewOutput]:
             # One enclosing run, so every copy's events share one stream.
             async def copies(_run: runtime.Run) -> list[CrewOutput]:
                 return await _for_each(self, inputs, max_concurrency, router)

@@ -411,3 +411,20 @@ def test_frames_respect_excluded_and_computed_fields() -> None:
     assert frame.data["shout"] == "ADA"
     assert "token" not in frame.data
     assert "sk-live-123" not in frame.model_dump_json()
+
+
+async def test_a_session_opened_inside_a_run_ends_with_its_own_run() -> None:
+    inner = make_crew(1, name="inner")
+    seen: list[str] = []
+
+    async def callback(output: Any) -> None:
+        async with inner.astream({"topic": "inner"}) as stream:
+            seen.extend([f.type async for f in stream])
+        seen.append("done:" + stream.result.raw)
+
+    outer = make_crew(1, callback=callback, name="outer")
+    with anyio.fail_after(10):
+        await outer.akickoff({"topic": "outer"})
+    assert seen[0] == "crew_kickoff_started"
+    assert seen[-2] == "crew_kickoff_completed"
+    assert seen[-1] == "done:Simulated answer to: Step 1: study inner"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -81,7 +81,7 @@ async def invoke_llm(
     tools: list[dict[str, Any]] | None = None,
     response_format: type[BaseModel] | None = None,
     router: runtime.Router | None = None,
-    on_open: Callable[[runtime.EventPipe], object] | None = None,
+    on_open: runtime.OnOpen | None = None,
 ) -> LLMResponse:
     """Call *llm* with events, inside the current run or a run of its own.
 

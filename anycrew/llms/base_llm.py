@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,7 @@ import anyio.to_thread
 from pydantic import BaseModel
 
 from .. import runtime
-from ..runtime import EventPipe
+from ..runtime import OnOpen
 from .types import ChunkCallback, LLMResponse, Message, normalize_messages
 
 if TYPE_CHECKING:
@@ -114,7 +113,7 @@ class BaseLLM:
         normalized = normalize_messages(messages)
         router = event_bus.active_registry()
 
-        async def start(on_open: Callable[[EventPipe], object]) -> str:
+        async def start(on_open: OnOpen) -> str:
             response = await invoke_llm(
                 self, normalized, source=self, stream=True, router=router, on_open=on_open
             )

@@ -16,6 +16,9 @@ from ._pipe import (
     EventPipe as EventPipe,
 )
 from ._pipe import (
+    OnOpen as OnOpen,
+)
+from ._pipe import (
     Router as Router,
 )
 from ._pipe import (
@@ -23,6 +26,9 @@ from ._pipe import (
 )
 from ._pipe import (
     Stampable as Stampable,
+)
+from ._pipe import (
+    Subscribable as Subscribable,
 )
 from ._pipe import (
     SyncHandler as SyncHandler,

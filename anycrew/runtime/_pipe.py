@@ -88,6 +88,20 @@ class Router(Protocol):
         ...
 
 
+class Subscribable(Protocol):
+    """Where a stream session subscribes to a run's events (a pipe, or a child's view)."""
+
+    def subscribe(
+        self, channels: frozenset[str] | None = None, buffer_size: int | None = None
+    ) -> MemoryObjectReceiveStream[Any]:
+        """A bounded stream of the run's later events (of *channels*, if given)."""
+        ...
+
+
+#: Called by a run as it opens, before its first event, to let a session subscribe.
+OnOpen = Callable[[Subscribable], object]
+
+
 class RunFinishedError(RuntimeError):
     """An event was emitted into a run that has already finished."""
 
@@ -411,12 +425,28 @@ class EventPipe:
         subscription applies backpressure to the run. It ends when the run ends;
         closing it early unsubscribes (the run goes on without it).
         """
+        return self.open_subscription(channels, buffer_size)[1]
+
+    def open_subscription(
+        self, channels: frozenset[str] | None = None, buffer_size: int | None = None
+    ) -> tuple[MemoryObjectSendStream[Any], MemoryObjectReceiveStream[Any]]:
+        """:meth:`subscribe`, also returning the send side for :meth:`end_subscription`."""
         size = self._buffer_size if buffer_size is None else buffer_size
         if size < 1:
             raise ValueError(f"subscription buffer_size must be at least 1, got {size}")
         send, receive = anyio.create_memory_object_stream[Any](size)
         self._subscribers.append((channels, send))
-        return receive
+        return send, receive
+
+    async def end_subscription(self, send: MemoryObjectSendStream[Any]) -> None:
+        """End one subscription early, once what is queued for it has been delivered.
+
+        Used for a subscription to a child run, which ends with the child while the
+        pipe (the parent's) goes on.
+        """
+        while any(target is send for target, _ in self._backlog):
+            await self._wait_progress()
+        self._unsubscribe(send)
 
     def _unsubscribe(self, send: MemoryObjectSendStream[Any]) -> None:
         # A subscriber that closed its receive stream is gone; the run goes on.

@@ -25,10 +25,12 @@ import anyio
 import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._pipe import (
     DEFAULT_BUFFER_SIZE,
     EventPipe,
+    OnOpen,
     Router,
     Stampable,
     in_sync_handler,
@@ -160,7 +162,7 @@ async def open_run(
     *,
     router: Router,
     buffer_size: int = DEFAULT_BUFFER_SIZE,
-    on_open: Callable[[EventPipe], object] | None = None,
+    on_open: OnOpen | None = None,
 ) -> T:
     """Run *body* inside a new run scope and return its result.
 
@@ -176,9 +178,17 @@ async def open_run(
     """
     parent = current_run()
     if parent is not None:
-        if on_open is not None:
-            on_open(parent.pipe)
-        return await _run_body(body, parent.pipe, parent.run_id, parent)
+        if on_open is None:
+            return await _run_body(body, parent.pipe, parent.run_id, parent)
+        # A session on a child run reads the parent's pipe, from now until the
+        # child's body ends (not until the parent's run does).
+        subscriptions = _ChildSubscriptions(parent.pipe)
+        on_open(subscriptions)
+        try:
+            return await _run_body(body, parent.pipe, parent.run_id, parent)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await subscriptions.end()
 
     run_id = uuid.uuid4().hex
     try:
@@ -198,6 +208,25 @@ async def open_run(
     except BaseExceptionGroup as group:
         raise unwrap_group(group) from None
     raise AssertionError("unreachable")  # pragma: no cover - for type checkers
+
+
+class _ChildSubscriptions:
+    """What a child run's ``on_open`` hook sees: subscriptions that end with the child."""
+
+    def __init__(self, pipe: EventPipe) -> None:
+        self._pipe = pipe
+        self._sends: list[MemoryObjectSendStream[Any]] = []
+
+    def subscribe(
+        self, channels: frozenset[str] | None = None, buffer_size: int | None = None
+    ) -> MemoryObjectReceiveStream[Any]:
+        send, receive = self._pipe.open_subscription(channels, buffer_size)
+        self._sends.append(send)
+        return receive
+
+    async def end(self) -> None:
+        for send in self._sends:
+            await self._pipe.end_subscription(send)
 
 
 async def _run_body(

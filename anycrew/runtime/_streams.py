@@ -30,11 +30,11 @@ import anyio.abc
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from ._pipe import EventPipe, receive_batch
+from ._pipe import OnOpen, Subscribable, receive_batch
 from ._threads import CancelBridge
 
 #: Starts a run: called with the hook the run must call with its pipe when it opens.
-Start = Callable[[Callable[[EventPipe], object]], Awaitable[Any]]
+Start = Callable[[OnOpen], Awaitable[Any]]
 
 # Events handed across threads at once, at most.
 _BATCH: Final = 256
@@ -81,7 +81,7 @@ class LoopDriver:
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._produce, name="anycrew stream session")
 
-    def _on_open(self, pipe: EventPipe) -> None:
+    def _on_open(self, pipe: Subscribable) -> None:
         self._receive = pipe.subscribe(buffer_size=self._buffer_size)
         if self._scope.cancel_called:
             self._receive.close()  # closed before the run opened: nobody will read
@@ -270,7 +270,7 @@ class ThreadDriver:
         outcome = self.outcome
         async with anyio.create_task_group() as tg:
 
-            def on_open(pipe: EventPipe) -> None:
+            def on_open(pipe: Subscribable) -> None:
                 tg.start_soon(self._forward, pipe.subscribe(buffer_size=self._buffer_size))
 
             try:

@@ -199,3 +199,20 @@ async def test_a_stuck_handler_holds_a_cancelled_caller_only_for_the_drain_bound
         elapsed = time.monotonic() - started
     assert scope.cancelled_caught
     assert elapsed < 0.2 + CANCELLED_DRAIN_TIMEOUT + 1.0
+
+
+@pytest.mark.anyio
+async def test_a_crew_kicked_off_from_a_sync_callback_is_cancelled_with_its_host() -> None:
+    inner_calls = CountingLLM(latency=1.0)
+    inner = make_crew(3, llm=inner_calls.llm, name="inner")
+
+    def kick_inner(output: Any) -> None:  # runs in a worker thread of the outer run
+        inner.kickoff({"topic": "inner"})
+
+    outer = make_crew(1, callback=kick_inner, name="outer")
+    started = time.monotonic()
+    with anyio.move_on_after(CANCEL_AT) as scope:
+        await outer.akickoff({"topic": "outer"})
+    assert scope.cancelled_caught
+    assert time.monotonic() - started - CANCEL_AT < RETURN_WITHIN
+    assert inner_calls.started == 1

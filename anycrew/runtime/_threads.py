@@ -23,6 +23,8 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.from_thread import start_blocking_portal
 
+from ._scope import unwrap_group
+
 T = TypeVar("T")
 
 #: Default number of worker threads anycrew's own work may hold at once per loop.
@@ -177,7 +179,56 @@ def run_blocking(
         )
         with start_blocking_portal(name, options or None) as portal:
             return portal.call(async_fn, *args)
-    return anyio.run(async_fn, *args, backend=name, backend_options=options or None)
+    if not _in_worker_thread():
+        return anyio.run(async_fn, *args, backend=name, backend_options=options or None)
+    # In a worker thread of some run (a sync tool or callback kicking off a crew):
+    # the host's cancellation must reach this private loop too.
+    outcome = anyio.run(
+        _watching_host, async_fn, args, backend=name, backend_options=options or None
+    )
+    if isinstance(outcome, _Cancelled):
+        anyio.from_thread.check_cancelled()  # raises the host's own cancellation
+        raise RuntimeError("the host's cancellation could not be re-raised")  # pragma: no cover
+    return outcome
+
+
+#: How often a private loop inside a worker thread checks whether its host was cancelled.
+HOST_POLL_INTERVAL: Final = 0.005
+
+
+def _in_worker_thread() -> bool:
+    try:
+        anyio.from_thread.check_cancelled()
+    except RuntimeError:
+        return False  # not a thread started by an event loop's to_thread
+    except BaseException:
+        return True  # a worker thread whose host is already cancelled
+    return True
+
+
+async def _watching_host(
+    async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
+) -> T | _Cancelled:
+    result: list[T] = []
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(HOST_POLL_INTERVAL)
+            try:
+                anyio.from_thread.check_cancelled()
+            except BaseException:
+                scope.cancel()
+                return
+
+    with anyio.CancelScope() as scope:
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch, scope)
+                result.append(await async_fn(*args))
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise unwrap_group(group) from None
+    return result[0] if result else _Cancelled()
 
 
 class _Cancelled:

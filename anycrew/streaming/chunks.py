@@ -55,8 +55,10 @@ class CrewStreamingOutput:
     Iterate it with ``for`` (after ``kickoff()``) or ``async for`` (after
     ``await akickoff()``; no ``async with`` needed: the run executes on a helper
     thread). ``result`` (or ``results`` for ``*_for_each``) is available once every
-    chunk has been read. Closing it, breaking out of the loop and dropping it all
-    cancel the run and wait until it has stopped.
+    chunk has been read. ``close()`` / ``aclose()`` cancel the run and wait until it
+    has stopped; breaking out of the loop or dropping the output cancel it without
+    waiting (its helper thread ends a moment later). Read it through one iterator:
+    an ``async for`` iterator that is dropped before the end stops the run.
     """
 
     def __init__(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -16,28 +14,18 @@ _step: ContextVar[tuple[str | None, str | None, str | None, str | None]] = Conte
 )
 
 
-@contextmanager
 def step_context(
     *,
     task_id: str | None = None,
     task_name: str | None = None,
     agent_id: str | None = None,
     agent_role: str | None = None,
-) -> Iterator[None]:
+) -> runtime.bind[tuple[str | None, str | None, str | None, str | None]]:
     """Label the events emitted inside the block with this task and agent."""
     old = _step.get()
-    token = _step.set(
-        (
-            task_id or old[0],
-            task_name or old[1],
-            agent_id or old[2],
-            agent_role or old[3],
-        )
+    return runtime.bind(
+        _step, (task_id or old[0], task_name or old[1], agent_id or old[2], agent_role or old[3])
     )
-    try:
-        yield
-    finally:
-        _step.reset(token)
 
 
 def _label(event: BaseEvent) -> None:

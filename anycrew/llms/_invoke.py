@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -33,37 +31,22 @@ _rate_limits: ContextVar[tuple[runtime.RateLimiter, ...]] = ContextVar(
 )
 
 
-@contextmanager
-def rate_limited(limiter: runtime.RateLimiter | None) -> Iterator[None]:
+def rate_limited(
+    limiter: runtime.RateLimiter | None,
+) -> runtime.bind[tuple[runtime.RateLimiter, ...]]:
     """Make every LLM call inside the block wait for *limiter* too (``max_rpm``)."""
-    if limiter is None:
-        yield
-        return
-    token = _rate_limits.set((*_rate_limits.get(), limiter))
-    try:
-        yield
-    finally:
-        _rate_limits.reset(token)
+    limits = _rate_limits.get()
+    return runtime.bind(_rate_limits, limits if limiter is None else (*limits, limiter))
 
 
-@contextmanager
-def streaming_tokens() -> Iterator[None]:
+def streaming_tokens() -> runtime.bind[bool]:
     """Make every LLM call inside the block stream its tokens (for stream sessions)."""
-    token = _force_stream.set(True)
-    try:
-        yield
-    finally:
-        _force_stream.reset(token)
+    return runtime.bind(_force_stream, True)
 
 
-@contextmanager
-def collect_usage(usage: UsageMetrics) -> Iterator[UsageMetrics]:
+def collect_usage(usage: UsageMetrics) -> runtime.bind[UsageMetrics | None]:
     """Add the usage of every LLM call made inside the block (and its tasks) to *usage*."""
-    token = _usage.set(usage)
-    try:
-        yield usage
-    finally:
-        _usage.reset(token)
+    return runtime.bind(_usage, usage)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -44,6 +44,9 @@ from ._scope import (
     Run as Run,
 )
 from ._scope import (
+    bind as bind,
+)
+from ._scope import (
     current_parent_id as current_parent_id,
 )
 from ._scope import (

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import anyio.abc
@@ -40,6 +39,7 @@ from ._pipe import (
 )
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 #: How long cancellation events may take to be accepted by a full pipe.
 SHIELDED_EMIT_TIMEOUT = 5.0
@@ -82,14 +82,31 @@ def current_parent_id() -> str | None:
     return _current_parent.get()
 
 
-@contextmanager
-def span(event_id: str | None) -> Iterator[None]:
+class bind(Generic[V]):
+    """Set a context variable for the duration of a ``with`` block, then reset it.
+
+    A plain object rather than a generator-based context manager: one of these
+    lives in every level of every run, and each generator-based one costs three
+    objects for the garbage collector to track.
+    """
+
+    __slots__ = ("_token", "_value", "_var")
+
+    def __init__(self, var: ContextVar[V], value: V) -> None:
+        self._var = var
+        self._value = value
+
+    def __enter__(self) -> V:
+        self._token = self._var.set(self._value)
+        return self._value
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._var.reset(self._token)
+
+
+def span(event_id: str | None) -> bind[str | None]:
     """Nest the events emitted inside the block under the event *event_id*."""
-    token = _current_parent.set(event_id)
-    try:
-        yield
-    finally:
-        _current_parent.reset(token)
+    return bind(_current_parent, event_id)
 
 
 async def emit(source: Any, event: Stampable) -> None:

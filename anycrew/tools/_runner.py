@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
+from .. import runtime
 from ..events._emit import emit
 from ..events.tool_events import (
     ToolExecutionErrorEvent,
@@ -38,15 +38,9 @@ class RunToolState:
 _state: ContextVar[RunToolState | None] = ContextVar("anycrew_tool_state", default=None)
 
 
-@contextmanager
-def tool_state(cache: bool) -> Iterator[RunToolState]:
+def tool_state(cache: bool) -> runtime.bind[RunToolState | None]:
     """Give the tool calls made inside the block one shared usage count and cache."""
-    state = RunToolState(cache_enabled=cache)
-    token = _state.set(state)
-    try:
-        yield state
-    finally:
-        _state.reset(token)
+    return runtime.bind(_state, RunToolState(cache_enabled=cache))
 
 
 @dataclass(frozen=True, slots=True)

@@ -323,8 +323,9 @@ class ProviderHTTP:
             # may itself call this endpoint from the same task.
             borrower = object()
             await pool.limiter.acquire_on_behalf_of(borrower)
+            shard = pool.take()
             try:
-                return await attempt(pool.client, progress)
+                return await attempt(pool.clients[shard], progress)
             except LLMError as exc:
                 _scrub_error(exc, self.scrub)
                 delay = None if progress.chunks else self._retry_delay(exc, retry)
@@ -332,6 +333,7 @@ class ProviderHTTP:
                     raise
                 failure = str(exc)
             finally:
+                pool.give_back(shard)
                 pool.limiter.release_on_behalf_of(borrower)
             retry += 1
             logger.info(

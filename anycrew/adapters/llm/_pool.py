@@ -1,8 +1,9 @@
 """Pooled httpx clients: one per endpoint configuration and event loop, closed with it.
 
-One ``httpx.AsyncClient`` serves every request to an :class:`Endpoint` (base URL,
-timeout, concurrency, non-secret headers) within one event loop, kept in an
-``anyio.lowlevel.RunVar`` and speaking HTTP/1.1 with keep-alive. Next to it an
+The ``httpx.AsyncClient`` shards of a :class:`_Pool` serve every request to an
+:class:`Endpoint` (base URL, timeout, concurrency, non-secret headers) within one
+event loop, kept in an ``anyio.lowlevel.RunVar`` and speaking HTTP/1.1 with
+keep-alive. Next to them an
 ``anyio.CapacityLimiter`` of ``max_concurrency`` tokens bounds the requests in
 flight, and ``httpx.Limits`` of the same size bounds the connections, so a thousand
 concurrent crews queue on the limiter (which has no deadline) rather than opening a
@@ -59,23 +60,49 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class _Pool:
-    """A client and the limiter in front of it."""
+#: Connections per httpx client. httpcore's pool rescans every connection for every
+#: request it queues or releases, so one pool of 50 spends more time scanning than
+#: talking; several pools of at most this size, filled least-busy first, do not.
+SHARD_SIZE = 10
 
-    __slots__ = ("client", "limiter")
+
+class _Pool:
+    """The endpoint's clients (shards of at most :data:`SHARD_SIZE` connections) and
+    the limiter in front of them.
+
+    The limiter admits at most ``max_concurrency`` requests, the shards' connections
+    add up to the same number, and each request goes to the shard with the most
+    room, so no shard ever queues a request of its own.
+    """
+
+    __slots__ = ("clients", "in_flight", "limiter", "sizes")
 
     def __init__(self, endpoint: Endpoint) -> None:
-        self.client = httpx.AsyncClient(
-            base_url=endpoint.base_url,
-            headers=dict(endpoint.headers),
-            verify=_ssl_context(),
-            timeout=httpx.Timeout(endpoint.timeout, connect=min(endpoint.timeout, CONNECT_TIMEOUT)),
-            limits=httpx.Limits(
-                max_connections=endpoint.max_concurrency,
-                max_keepalive_connections=endpoint.max_concurrency,
-            ),
-        )
-        self.limiter = anyio.CapacityLimiter(endpoint.max_concurrency)
+        total = endpoint.max_concurrency
+        self.sizes = [min(SHARD_SIZE, total - start) for start in range(0, total, SHARD_SIZE)]
+        self.clients = [
+            httpx.AsyncClient(
+                base_url=endpoint.base_url,
+                headers=dict(endpoint.headers),
+                verify=_ssl_context(),
+                timeout=httpx.Timeout(
+                    endpoint.timeout, connect=min(endpoint.timeout, CONNECT_TIMEOUT)
+                ),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            )
+            for size in self.sizes
+        ]
+        self.in_flight = [0] * len(self.clients)
+        self.limiter = anyio.CapacityLimiter(total)
+
+    def take(self) -> int:
+        """The index of the shard with the most room (the first, on ties); now busier."""
+        index = max(range(len(self.sizes)), key=lambda i: self.sizes[i] - self.in_flight[i])
+        self.in_flight[index] += 1
+        return index
+
+    def give_back(self, index: int) -> None:
+        self.in_flight[index] -= 1
 
 
 class _LoopClients:
@@ -90,7 +117,8 @@ class _LoopClients:
         # Shielded: trio finalises async generators inside a cancelled scope.
         with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
             for pool in pools:
-                await pool.client.aclose()
+                for client in pool.clients:
+                    await client.aclose()
 
 
 _loop_clients: anyio.lowlevel.RunVar[_LoopClients] = anyio.lowlevel.RunVar("anycrew_http")

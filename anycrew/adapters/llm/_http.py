@@ -151,6 +151,49 @@ class ProviderHTTP:
         key_hint: where the key comes from, for authentication errors.
     """
 
+    @classmethod
+    def checked(
+        cls,
+        provider: str,
+        model: str,
+        *,
+        base_url: str,
+        timeout: Any,
+        max_concurrency: Any,
+        max_retries: Any,
+        headers: Mapping[str, str],
+        extra_headers: Any,
+        api_key: Secret | None,
+        auth_header: str,
+        auth_prefix: str = "",
+        key_hint: str = "api_key=",
+    ) -> ProviderHTTP:
+        """Build it from the user's raw parameters, checking each (None: the default).
+
+        Raises:
+            ConfigurationError: naming the parameter that is out of range.
+        """
+        if timeout is not None:
+            timeout = check_number(provider, "timeout", timeout, above=0)
+        if max_retries is not None:
+            max_retries = check_int(provider, "max_retries", max_retries, low=0)
+        if max_concurrency is not None:
+            max_concurrency = check_int(provider, "max_concurrency", max_concurrency, low=1)
+        return cls(
+            provider,
+            model,
+            base_url=base_url,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
+            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+            headers=headers,
+            extra_headers=check_headers(provider, extra_headers),
+            api_key=api_key,
+            auth_header=auth_header,
+            auth_prefix=auth_prefix,
+            key_hint=key_hint,
+        )
+
     def __init__(
         self,
         provider: str,

@@ -280,21 +280,15 @@ class OpenAIAdapter(LLMAdapter):
         self._params = {k: v for k, v in self._params.items() if v is not None}
         self.base_url = _http.check_base_url(name, base_url or self.default_base_url)
         key = _http.resolve_api_key(name, api_key, self.api_key_env, required=self.key_required)
-        if timeout is not None:
-            timeout = _http.check_number(name, "timeout", timeout, above=0)
-        if max_retries is not None:
-            max_retries = _http.check_int(name, "max_retries", max_retries, low=0)
-        if max_concurrency is not None:
-            max_concurrency = _http.check_int(name, "max_concurrency", max_concurrency, low=1)
-        self._http = _http.ProviderHTTP(
+        self._http = _http.ProviderHTTP.checked(
             name,
             model_name,
             base_url=self.base_url,
-            timeout=_http.DEFAULT_TIMEOUT if timeout is None else timeout,
-            max_concurrency=max_concurrency or _http.DEFAULT_MAX_CONCURRENCY,
-            max_retries=_http.DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
             headers={"User-Agent": _http.user_agent()},
-            extra_headers=_http.check_headers(name, extra_headers),
+            extra_headers=extra_headers,
             api_key=key,
             auth_header="Authorization",
             auth_prefix="Bearer ",

@@ -113,8 +113,10 @@ class Crew(BaseModel):
         return {str(task.id): index for index, task in enumerate(self.tasks)}
 
     def _streaming_output(self, inputs: Inputs, router: runtime.Router) -> CrewStreamingOutput:
-        plan_kickoff(self, inputs)  # bad inputs fail here, not on first read
-        return CrewStreamingOutput(partial(run_crew, self, inputs, router), self._task_indices())
+        planned = plan_kickoff(self, inputs)  # bad inputs fail here, not on first read
+        return CrewStreamingOutput(
+            partial(run_crew, self, inputs, router, planned=planned), self._task_indices()
+        )
 
     async def akickoff(self, inputs: Inputs = None) -> CrewOutput | CrewStreamingOutput:
         """Run the crew natively in the caller's task and return its output.
@@ -151,9 +153,13 @@ class Crew(BaseModel):
         router = event_bus.active_registry()
         if self.stream:
             return self._streaming_output(inputs, router)
-        plan_kickoff(self, inputs)
+        planned = plan_kickoff(self, inputs)  # bad inputs fail here, not in the thread
         return await runtime.run_in_worker(
-            run_crew, self, inputs, router, backend=runtime.current_backend()
+            partial(run_crew, planned=planned),
+            self,
+            inputs,
+            router,
+            backend=runtime.current_backend(),
         )
 
     def stream_events(
@@ -169,8 +175,8 @@ class Crew(BaseModel):
         Raises:
             InvalidInputError: at once, for bad inputs.
         """
-        plan_kickoff(self, inputs)
-        start = partial(run_crew, self, inputs, event_bus.active_registry())
+        planned = plan_kickoff(self, inputs)
+        start = partial(run_crew, self, inputs, event_bus.active_registry(), planned=planned)
         return StreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
 
     def astream(
@@ -185,8 +191,8 @@ class Crew(BaseModel):
         Raises:
             InvalidInputError: at once, for bad inputs.
         """
-        plan_kickoff(self, inputs)
-        start = partial(run_crew, self, inputs, event_bus.active_registry())
+        planned = plan_kickoff(self, inputs)
+        start = partial(run_crew, self, inputs, event_bus.active_registry(), planned=planned)
         return AsyncStreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
 
     async def akickoff_for_each(

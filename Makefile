@@ -38,7 +38,7 @@ pytest: $(VENV)/.dev
 test: check pytest
 
 bench: $(VENV)/.dev
-	$(PY) benchmarks/overhead.py --backend all
+	$(PY) -m anycrew bench --backend all
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

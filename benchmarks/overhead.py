@@ -15,6 +15,8 @@ one process, one backend after another (``anyio.run``):
   backend, ``async with anyio.create_task_group() as tg: tg.start_soon(anyio.sleep, 0)``,
   so that ``median_us / baseline_median_us`` is a machine-independent ratio.
 
+The measurement lives in ``anycrew.bench.overhead`` (also run by ``anycrew bench
+overhead``, which prints a table); this script keeps the one-line JSON output.
 Run it from the repository root::
 
     python benchmarks/overhead.py --backend all
@@ -29,105 +31,31 @@ import argparse
 import importlib.metadata
 import importlib.util
 import json
-import math
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 
-from anycrew import LLM, Agent, Crew, Task
-from anycrew.events import BaseEvent, event_bus
+from anycrew.bench.overhead import measure
 
 BACKENDS = ("asyncio", "trio", "uvloop")
-SCENARIOS = {"1x1": 1, "3x3": 3}
-INPUTS = {"topic": "x"}
 
 
 def log(message: str) -> None:
     print(f"[overhead] {message}", file=sys.stderr, flush=True)
 
 
-def build_crew(size: int) -> Crew:
-    """*size* agents and *size* tasks (one per agent), sequential, on the simulator."""
-    llm = LLM(model="sim")
-    agents = [
-        Agent(role=f"Analyst {i}", goal="Answer", backstory="Bench", llm=llm) for i in range(size)
-    ]
-    tasks = [
-        Task(description="Describe {topic}", expected_output="A line", agent=agent)
-        for agent in agents
-    ]
-    return Crew(agents=agents, tasks=tasks)
-
-
-async def time_calls(call: Callable[[], Awaitable[Any]], repeat: int, warmup: int) -> list[int]:
-    """Await *call* warmup times untimed, then *repeat* times; the durations in ns."""
-    for _ in range(warmup):
-        await call()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        await call()
-        samples.append(time.perf_counter_ns() - start)
-    return samples
-
-
-def median_us(samples: list[int]) -> float:
-    return round(statistics.median(samples) / 1000, 2)
-
-
-def p99_us(samples: list[int]) -> float:
-    ordered = sorted(samples)
-    rank = max(math.ceil(0.99 * len(ordered)) - 1, 0)  # nearest-rank percentile
-    return round(ordered[rank] / 1000, 2)
-
-
-async def baseline_round_trip() -> None:
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(anyio.sleep, 0)
-
-
-async def count_events(crew: Crew) -> int:
-    """The number of events one kickoff of *crew* emits (a separate, untimed kickoff)."""
-    seen: list[str] = []
-
-    def count(source: Any, event: BaseEvent) -> None:
-        seen.append(type(event).__name__)
-
-    with event_bus.scoped_handlers():
-        event_bus.register_handler(BaseEvent, count)
-        await crew.akickoff(INPUTS)
-    return len(seen)
-
-
 async def bench_backend(backend: str, repeat: int, warmup: int) -> list[dict[str, Any]]:
-    baseline = median_us(await time_calls(baseline_round_trip, repeat, warmup))
-    log(f"{backend}: bare anyio baseline median {baseline} us")
+    """The rows of ``anycrew.bench.overhead.measure``, tagged with *backend*."""
     results = []
-    for scenario, size in SCENARIOS.items():
-        crew = build_crew(size)
-
-        async def kickoff(crew: Crew = crew) -> None:
-            await crew.akickoff(INPUTS)
-
-        samples = await time_calls(kickoff, repeat, warmup)
-        result = {
-            "backend": backend,
-            "scenario": scenario,
-            "median_us": median_us(samples),
-            "p99_us": p99_us(samples),
-            "events_per_kickoff": await count_events(crew),
-            "baseline_median_us": baseline,
-        }
+    for row in await measure(repeat, warmup):
+        result = {"backend": backend, **row}
         log(
-            f"{backend} {scenario}: median {result['median_us']} us, p99 {result['p99_us']} us, "
-            f"{result['events_per_kickoff']} events/kickoff, "
-            f"x{result['median_us'] / baseline:.1f} baseline"
+            f"{backend} {result['scenario']}: median {result['median_us']} us, "
+            f"p99 {result['p99_us']} us, {result['events_per_kickoff']} events/kickoff, "
+            f"x{result['median_us'] / result['baseline_median_us']:.1f} baseline"
         )
         results.append(result)
     return results

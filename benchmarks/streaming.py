@@ -14,6 +14,9 @@ way's ratio to ``bare`` (how many times slower). Run::
 
     python benchmarks/streaming.py --backend all
 
+The measurement lives in ``anycrew.bench.events`` (also run by ``anycrew bench
+events``, which prints a table); this script keeps the one-line JSON output.
+
 It prints one JSON line to stdout; progress goes to stderr.
 """
 
@@ -24,95 +27,14 @@ import importlib.util
 import json
 import platform
 import sys
-import time
-from typing import Any
 
 import anyio
 
-from anycrew import LLM, Agent, Crew, Task
-from anycrew.events import BaseEvent, event_bus
+from anycrew.bench.events import measure
 
 
 def log(message: str) -> None:
     print(f"[streaming] {message}", file=sys.stderr, flush=True)
-
-
-def build_crew(chunks: int) -> Crew:
-    llm = LLM(model="sim", stream=True, replies=["tok " * chunks])
-    agent = Agent(role="Streamer", goal="Stream", backstory="Bench", llm=llm)
-    task = Task(description="Stream {topic}", expected_output="Tokens", agent=agent)
-    return Crew(agents=[agent], tasks=[task])
-
-
-async def bare(count: int) -> float:
-    send, receive = anyio.create_memory_object_stream[int](256)
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-
-        async def produce() -> None:
-            async with send:
-                for item in range(count):
-                    await send.send(item)
-
-        tg.start_soon(produce)
-        async with receive:
-            async for _ in receive:
-                pass
-    return time.perf_counter() - started
-
-
-async def through_astream(crew: Crew) -> tuple[int, float]:
-    started = time.perf_counter()
-    frames = 0
-    async with crew.astream({"topic": "x"}, keep_frames=False) as stream:
-        async for _ in stream:
-            frames += 1
-    return frames, time.perf_counter() - started
-
-
-async def through_bus(crew: Crew, subscribers: int) -> tuple[int, float]:
-    counts = [0] * subscribers
-
-    def make(position: int) -> Any:
-        async def handler(source: Any, event: BaseEvent) -> None:
-            counts[position] += 1
-
-        return handler
-
-    with event_bus.scoped_handlers():
-        for position in range(subscribers):
-            event_bus.register_handler(BaseEvent, make(position))
-        started = time.perf_counter()
-        await crew.akickoff({"topic": "x"})
-        elapsed = time.perf_counter() - started
-    assert len(set(counts)) == 1, counts
-    return counts[0], elapsed
-
-
-async def measure(chunks: int) -> list[dict[str, Any]]:
-    crew = build_crew(chunks)
-    await through_astream(build_crew(10))  # warm-up
-    frames, astream_s = await through_astream(crew)
-    bus1_events, bus1_s = await through_bus(crew, 1)
-    bus6_events, bus6_s = await through_bus(crew, 6)
-    assert frames == bus1_events == bus6_events
-    bare_s = await bare(frames)
-    rows = []
-    for way, seconds in (
-        ("bare", bare_s),
-        ("astream", astream_s),
-        ("bus_1", bus1_s),
-        ("bus_6", bus6_s),
-    ):
-        rows.append(
-            {
-                "way": way,
-                "events": frames,
-                "events_per_s": round(frames / seconds),
-                "x_bare": round(seconds / bare_s, 2),
-            }
-        )
-    return rows
 
 
 def main() -> None:

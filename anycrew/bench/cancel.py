@@ -1,0 +1,150 @@
+"""cancel: many in-flight crews cancelled at once, and what is left afterwards.
+
+``crews`` crews whose simulated call takes 1 s are cancelled after 0.2 s, once
+through ``akickoff_for_each`` and once as concurrent ``kickoff_async`` calls (the
+thread shim). A simulator ``responder`` records when each LLM call starts.
+
+The cancel is a task that sleeps 0.2 s and then cancels the enclosing task group,
+noting the time: that is ``move_on_after(0.2)`` with the instant of the cancel
+known. A deadline alone would not do: with a thousand crews starting, the loop is
+busy and the deadline is acted on late, so calls started between the deadline and
+the actual cancel would be miscounted as started after it.
+
+Figures: how late the cancel came (ms past 0.2 s; the loop was busy), calls in
+flight at the cancel, milliseconds from the cancel to the return, LLM calls
+started after the cancel (must be 0), threads left after a short settle (the
+thread pools are warmed first, so idle pool threads do not count) and, on asyncio,
+tasks left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from ..adapters.llm.sim import default_reply
+from ..crew import Crew
+from ..llms.types import Message
+from ._common import INPUTS, Figure, Settings, build_crew
+
+#: Seconds the run is allowed before the cancel, and the simulated call's latency.
+CANCEL_AFTER = 0.2
+LATENCY = 1.0
+#: Seconds to wait after the return before counting threads and tasks.
+SETTLE = 0.2
+#: The most warm-up rounds before the measured run.
+WARMUPS = 5
+
+
+class CallLog:
+    """A simulator responder that records when each call starts (from any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.starts: list[float] = []
+
+    def __call__(self, messages: list[Message]) -> str:
+        with self._lock:
+            self.starts.append(time.perf_counter())
+        return default_reply(messages)
+
+
+def running_tasks() -> int | None:
+    """The number of asyncio tasks of the running loop, or None under trio."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio
+        return None
+    return len(asyncio.all_tasks())
+
+
+async def akickoff_all(crew: Crew, crews: int) -> None:
+    """Run *crews* copies of *crew* through ``akickoff_for_each``."""
+    await crew.akickoff_for_each([INPUTS] * crews)
+
+
+async def kickoff_async_all(crew: Crew, crews: int) -> None:
+    """Run *crews* concurrent ``kickoff_async`` calls of *crew*."""
+    async with anyio.create_task_group() as tg:
+        for _ in range(crews):
+            tg.start_soon(crew.kickoff_async, INPUTS)
+
+
+async def measure(
+    entry: str, start: Callable[[Crew, int], Awaitable[None]], crews: int
+) -> list[Figure]:
+    """Warm up with *start*, then cancel *crews* in-flight crews.
+
+    The warm-up crews sleep a little, so they overlap and the thread pools grow to
+    the size the measured run needs (repeated until the thread count stops
+    growing); an idle pool thread is not a thread left.
+    """
+    warm = build_crew(1, latency=0.05)
+    for _ in range(WARMUPS):
+        # A pool may start a new thread while an old one is still on its way back to
+        # idle, so it takes a few rounds to reach its steady size.
+        before = threading.active_count()
+        await start(warm, crews)
+        await anyio.sleep(SETTLE)
+        if threading.active_count() <= before:
+            break
+    calls = CallLog()
+    crew = build_crew(1, latency=LATENCY, responder=calls)
+    threads_before = threading.active_count()
+    tasks_before = running_tasks()
+    cancelled_at: list[float] = []
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+
+        async def cancel_later() -> None:
+            await anyio.sleep(CANCEL_AFTER)
+            cancelled_at.append(time.perf_counter())
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(cancel_later)
+        await start(crew, crews)
+    returned = time.perf_counter()
+    if not cancelled_at:
+        raise RuntimeError(f"{entry}: the crews finished before the cancel; nothing measured")
+    cancel_at = cancelled_at[0]
+    await anyio.sleep(SETTLE)
+    tasks_after = running_tasks()
+    label = f"{entry} x{crews}"
+    late = cancel_at - started - CANCEL_AFTER
+    figures = [
+        Figure("cancel", f"{label} cancel came late by", round(late * 1000, 2), "ms"),
+        Figure(
+            "cancel",
+            f"{label} LLM calls in flight at cancel",
+            sum(t <= cancel_at for t in calls.starts),
+            "calls",
+        ),
+        Figure(
+            "cancel", f"{label} cancel to return", round((returned - cancel_at) * 1000, 2), "ms"
+        ),
+        Figure(
+            "cancel",
+            f"{label} LLM calls started after cancel",
+            sum(t > cancel_at for t in calls.starts),
+            "calls",
+        ),
+        Figure(
+            "cancel", f"{label} threads left", threading.active_count() - threads_before, "threads"
+        ),
+    ]
+    if tasks_before is not None and tasks_after is not None:
+        figures.append(Figure("cancel", f"{label} tasks left", tasks_after - tasks_before, "tasks"))
+    return figures
+
+
+async def run(settings: Settings) -> list[Figure]:
+    """The cancel figures on the running backend."""
+    native, shim = settings.cancel_crews
+    return [
+        *await measure("akickoff", akickoff_all, native),
+        *await measure("kickoff_async", kickoff_async_all, shim),
+    ]

@@ -1,0 +1,80 @@
+"""Smoke test of ``python -m anycrew bench``: every scenario, every backend, tiny sizes.
+
+Nothing here is timed beyond the subprocess timeout; the figures are checked for
+shape, and the counts that are behaviour (LLM calls started after a cancel, threads
+and tasks left, events delivered) are checked exactly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from anycrew.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = {"overhead", "fanout", "chain", "events", "cancel", "threads"}
+
+
+def test_bench_all_scenarios_all_backends(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["-m", "anycrew", "bench", "--backend", "all", "--quick", "--n", "10"]
+    completed = subprocess.run(
+        [sys.executable, *args, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "[bench] trio: cancel" in completed.stderr  # progress goes to stderr
+
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["benchmark"] == "anycrew bench"
+    assert set(document["machine"]) >= {"cpus", "platform", "python", "anyio", "trio", "pydantic"}
+    assert set(document["scenarios"]) == SCENARIOS
+    assert document["settings"] == {"quick": True, "fanout_n": [10], "latency": 0.05}
+    backends = ["asyncio", "uvloop", "trio"]
+    if importlib.util.find_spec("uvloop") is None:
+        backends.remove("uvloop")
+        assert any("uvloop" in note for note in document["notes"])
+    assert document["backends"] == backends
+
+    figures = document["figures"]
+    for figure in figures:
+        assert set(figure) == {"backend", "scenario", "name", "value", "unit"}
+        assert isinstance(figure["value"], int | float), figure
+    assert {(f["backend"], f["scenario"]) for f in figures} == {
+        (backend, scenario) for backend in backends for scenario in SCENARIOS
+    }
+    by_key = {(f["backend"], f["scenario"], f["name"]): f["value"] for f in figures}
+    for backend in backends:
+        assert by_key[backend, "overhead", "1x1 events per kickoff"] == 8
+        assert by_key[backend, "overhead", "3x3 events per kickoff"] == 20
+        assert by_key[backend, "events", "events per run"] == 208
+        assert by_key[backend, "fanout", "n=10 wall"] > 0
+        for entry in ("akickoff x20", "kickoff_async x5"):
+            assert by_key[backend, "cancel", f"{entry} LLM calls started after cancel"] == 0
+            assert by_key[backend, "cancel", f"{entry} LLM calls in flight at cancel"] > 0
+            assert by_key[backend, "cancel", f"{entry} threads left"] == 0
+            if backend != "trio":
+                assert by_key[backend, "cancel", f"{entry} tasks left"] == 0
+
+    # The table on stdout: a header, a rule, one row per (scenario, figure).
+    lines = completed.stdout.splitlines()
+    assert lines[0].split() == ["scenario", "figure", "unit", *backends]
+    assert len(lines) == 2 + len({(f["scenario"], f["name"]) for f in figures})
+
+
+def test_bench_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert main(["--help"]) == 0
+    assert "bench" in capsys.readouterr().out
+    assert main(["nonsense"]) == 2
+    assert "unknown command 'nonsense'" in capsys.readouterr().err

@@ -5,10 +5,13 @@ General layout (imports point one way, from the top of this list to the bottom):
 * adapters/   the edges: LLM providers (the simulator first). Imported lazily,
               through the registry in llms/registry.py, never by ``import anycrew``.
 * the domain: agent.py, task.py, crew.py, process.py, llm.py and llms/ (the LLM
-              seam), tasks/ and crews/ (outputs), events/ (the catalogue, the bus,
-              BaseEventListener), errors.py. Users construct these.
+              seam), tools/ (BaseTool, @tool), streaming/ (frames, sessions,
+              chunks), tasks/ and crews/ (outputs), events/ (the catalogue, the
+              bus, BaseEventListener), errors.py. Users construct these.
 * runtime/    the engine: run scopes, the event pipe and its per-lane fan-out, the
-              thread shim. It knows nothing of agents, tasks or LLMs.
+              thread shim, stream drivers, rate limits. It knows nothing of agents,
+              tasks or LLMs.
+* bench/      ``anycrew bench`` (loaded only by the command, never by ``import anycrew``).
 
 Code written for CrewAI runs after changing the import prefix ``crewai`` to ``anycrew``.
 """

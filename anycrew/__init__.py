@@ -19,6 +19,7 @@ Code written for CrewAI runs after changing the import prefix ``crewai`` to ``an
 from .agent import Agent as Agent
 from .crew import Crew as Crew
 from .crews.crew_output import CrewOutput as CrewOutput
+from .flow import Flow as Flow
 from .llm import LLM as LLM
 from .llms.base_llm import BaseLLM as BaseLLM
 from .process import Process as Process
@@ -36,6 +37,7 @@ __all__ = [
     "BaseLLM",
     "Crew",
     "CrewOutput",
+    "Flow",
     "OutputFormat",
     "Process",
     "Task",

@@ -10,9 +10,10 @@ import pytest
 
 import anycrew
 import anycrew.events
+import anycrew.flow
 import anycrew.types.streaming
 
-PUBLIC_MODULES = [anycrew, anycrew.events, anycrew.types.streaming]
+PUBLIC_MODULES = [anycrew, anycrew.events, anycrew.flow, anycrew.types.streaming]
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)

@@ -32,6 +32,45 @@ from .crew_events import (
 from .crew_events import (
     CrewKickoffStartedEvent as CrewKickoffStartedEvent,
 )
+from .flow_events import (
+    FlowCancelledEvent as FlowCancelledEvent,
+)
+from .flow_events import (
+    FlowCreatedEvent as FlowCreatedEvent,
+)
+from .flow_events import (
+    FlowEvent as FlowEvent,
+)
+from .flow_events import (
+    FlowFailedEvent as FlowFailedEvent,
+)
+from .flow_events import (
+    FlowFinishedEvent as FlowFinishedEvent,
+)
+from .flow_events import (
+    FlowPausedEvent as FlowPausedEvent,
+)
+from .flow_events import (
+    FlowPlotEvent as FlowPlotEvent,
+)
+from .flow_events import (
+    FlowStartedEvent as FlowStartedEvent,
+)
+from .flow_events import (
+    MethodExecutionCancelledEvent as MethodExecutionCancelledEvent,
+)
+from .flow_events import (
+    MethodExecutionEvent as MethodExecutionEvent,
+)
+from .flow_events import (
+    MethodExecutionFailedEvent as MethodExecutionFailedEvent,
+)
+from .flow_events import (
+    MethodExecutionFinishedEvent as MethodExecutionFinishedEvent,
+)
+from .flow_events import (
+    MethodExecutionStartedEvent as MethodExecutionStartedEvent,
+)
 from .listener import BaseEventListener as BaseEventListener
 from .llm_events import (
     LLMCallCompletedEvent as LLMCallCompletedEvent,
@@ -101,12 +140,25 @@ __all__ = [
     "CrewKickoffFailedEvent",
     "CrewKickoffStartedEvent",
     "EventBus",
+    "FlowCancelledEvent",
+    "FlowCreatedEvent",
+    "FlowEvent",
+    "FlowFailedEvent",
+    "FlowFinishedEvent",
+    "FlowPausedEvent",
+    "FlowPlotEvent",
+    "FlowStartedEvent",
     "LLMCallCompletedEvent",
     "LLMCallFailedEvent",
     "LLMCallStartedEvent",
     "LLMCallType",
     "LLMStreamChunkEvent",
     "LLMThinkingChunkEvent",
+    "MethodExecutionCancelledEvent",
+    "MethodExecutionEvent",
+    "MethodExecutionFailedEvent",
+    "MethodExecutionFinishedEvent",
+    "MethodExecutionStartedEvent",
     "TaskCancelledEvent",
     "TaskCompletedEvent",
     "TaskFailedEvent",

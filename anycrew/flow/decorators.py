@@ -109,3 +109,26 @@ def router(condition: Any) -> Callable[[F], F]:
         return method
 
     return mark
+
+
+def persist(target: Any = None) -> Any:
+    """Save the flow's state after methods complete, so a run can resume or fork.
+
+    ``@persist`` on the class saves after every method; on a method, after that
+    method. ``@persist(store)`` uses a :class:`FlowPersistence` of your own; the
+    default is SQLite in the user's data directory (``ANYCREW_STORAGE_DIR``).
+    """
+    from .persistence import FlowPersistence
+
+    def apply(obj: Any, store: FlowPersistence | None) -> Any:
+        marker = store if store is not None else True
+        setattr(
+            obj, "__flow_persist_all__" if isinstance(obj, type) else "__flow_persist__", marker
+        )
+        return obj
+
+    if isinstance(target, FlowPersistence):
+        return lambda obj: apply(obj, target)
+    if target is None:
+        return lambda obj: apply(obj, None)
+    return apply(target, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 import typing
 import uuid
@@ -37,8 +38,11 @@ from ..events.flow_events import (
 from ..llms._invoke import describe_error
 from ..streaming.sessions import AsyncStreamSession, StreamSession
 from .decorators import Condition
+from .persistence import FlowPersistence, default_persistence
 
 StateT = TypeVar("StateT")
+
+logger = logging.getLogger("anycrew.flow")
 
 #: The default bound on how often one method may run in a kickoff (cycles).
 DEFAULT_MAX_METHOD_CALLS = 100
@@ -61,6 +65,19 @@ class _Listener:
     condition: Condition
     seen: set[str] = field(default_factory=set)
     armed_after: int = -1  # runs that started before this do not count (an old cycle)
+
+
+def _check_sources(restore_from_state_id: str | None, from_checkpoint: Any) -> None:
+    if restore_from_state_id is not None and from_checkpoint is not None:
+        raise ValueError(
+            "restore_from_state_id and from_checkpoint are both set; choose one source "
+            "to hydrate the flow from"
+        )
+    if from_checkpoint is not None:
+        raise NotImplementedError(
+            "from_checkpoint is not supported yet; resume with inputs={'id': ...} or fork "
+            "with restore_from_state_id=..."
+        )
 
 
 @dataclass
@@ -100,10 +117,12 @@ class Flow(Generic[StateT]):
     _routers: ClassVar[frozenset[str]] = frozenset()
     _takes_input: ClassVar[frozenset[str]] = frozenset()
     _state_type: ClassVar[type[BaseModel] | None] = None
+    _persisted: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         starts, listeners, routers, takes_input = [], {}, set(), set()
+        persisted: dict[str, Any] = {}
         for name in dir(cls):
             method = getattr(cls, name, None)
             if not callable(method) or name.startswith("__"):
@@ -115,12 +134,16 @@ class Flow(Generic[StateT]):
                 listeners[name] = trigger
             if getattr(method, "__flow_router__", False):
                 routers.add(name)
+            marker = getattr(method, "__flow_persist__", None)
+            if marker is not None:
+                persisted[name] = marker
             if name in starts or trigger is not None:
                 parameters = list(inspect.signature(method).parameters)[1:]
                 if parameters:
                     takes_input.add(name)
         cls._starts, cls._listeners = starts, listeners
         cls._routers, cls._takes_input = frozenset(routers), frozenset(takes_input)
+        cls._persisted = persisted
         for base in getattr(cls, "__orig_bases__", ()):
             if typing.get_origin(base) is Flow:
                 (argument,) = typing.get_args(base)
@@ -128,7 +151,11 @@ class Flow(Generic[StateT]):
                     cls._state_type = _with_id(argument)
 
     def __init__(
-        self, *, stream: bool = False, max_method_calls: int = DEFAULT_MAX_METHOD_CALLS
+        self,
+        *,
+        stream: bool = False,
+        max_method_calls: int = DEFAULT_MAX_METHOD_CALLS,
+        persistence: FlowPersistence | None = None,
     ) -> None:
         if not type(self)._starts:
             raise TypeError(f"{type(self).__name__} has no @start() method: give it one")
@@ -136,6 +163,7 @@ class Flow(Generic[StateT]):
             raise ValueError(f"max_method_calls must be at least 1, got {max_method_calls}")
         self.stream = stream
         self.max_method_calls = max_method_calls
+        self._persistence = persistence
         self._state: Any = self._fresh_state()
         self.method_outputs: list[Any] = []
         self.state_thread_lock = threading.Lock()
@@ -184,33 +212,109 @@ class Flow(Generic[StateT]):
 
     # -- entries ------------------------------------------------------------------------
 
-    async def akickoff(self, inputs: Mapping[str, Any] | None = None) -> Any:
-        """Run the flow in the caller's task and return the last method's output."""
-        return await self._start_run(inputs, None)
+    async def akickoff(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        restore_from_state_id: str | None = None,
+        from_checkpoint: Any = None,
+    ) -> Any:
+        """Run the flow in the caller's task and return the last method's output.
 
-    def kickoff(self, inputs: Mapping[str, Any] | None = None) -> Any:
+        With ``@persist``: ``inputs={"id": X}`` resumes X (its latest saved state,
+        saving on under X); ``restore_from_state_id=S`` forks S (its latest state,
+        saved from now on under a fresh id, or ``inputs["id"]`` if given). An unknown
+        id starts afresh (logged).
+
+        Raises:
+            ValueError: both ``restore_from_state_id`` and ``from_checkpoint`` given.
+            InvalidInputError: inputs that do not fit the state (before any method).
+        """
+        _check_sources(restore_from_state_id, from_checkpoint)
+        return await self._start_run(inputs, restore_from_state_id, None)
+
+    def kickoff(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        restore_from_state_id: str | None = None,
+        from_checkpoint: Any = None,
+    ) -> Any:
         """Run the flow from synchronous code (a StreamSession with ``stream=True``)."""
+        _check_sources(restore_from_state_id, from_checkpoint)
         if self.stream:
-            return self.stream_events(inputs)
-        return runtime.run_blocking(self._start_run, inputs, None, async_name="akickoff")
+            return StreamSession(partial(self._start_run, inputs, restore_from_state_id))
+        return runtime.run_blocking(
+            self._start_run, inputs, restore_from_state_id, None, async_name="akickoff"
+        )
 
-    async def kickoff_async(self, inputs: Mapping[str, Any] | None = None) -> Any:
+    async def kickoff_async(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        restore_from_state_id: str | None = None,
+        from_checkpoint: Any = None,
+    ) -> Any:
         """Run ``kickoff`` in a worker thread (the thread shim) and await its output."""
+        _check_sources(restore_from_state_id, from_checkpoint)
         return await runtime.run_in_worker(
-            self._start_run, inputs, None, backend=runtime.current_backend()
+            self._start_run,
+            inputs,
+            restore_from_state_id,
+            None,
+            backend=runtime.current_backend(),
         )
 
     def stream_events(self, inputs: Mapping[str, Any] | None = None) -> StreamSession:
         """A session streaming a run's frames; its ``result`` is the flow's output."""
-        return StreamSession(partial(self._start_run, inputs))
+        return StreamSession(partial(self._start_run, inputs, None))
 
     def astream(self, inputs: Mapping[str, Any] | None = None) -> AsyncStreamSession:
         """The async form of :meth:`stream_events` (use ``async with``)."""
-        return AsyncStreamSession(partial(self._start_run, inputs))
+        return AsyncStreamSession(partial(self._start_run, inputs, None))
+
+    def _store(self, method: str | None = None) -> FlowPersistence | None:
+        """Where *method*'s completion is saved (any store at all if *method* is None)."""
+        cls = type(self)
+        marker = cls._persisted.get(method) if method else None
+        if marker is None:
+            marker = getattr(cls, "__flow_persist_all__", None)
+        if marker is None and method is None and cls._persisted:
+            marker = next(iter(cls._persisted.values()))
+        if marker is None:
+            return None
+        if isinstance(marker, FlowPersistence):
+            return marker
+        if self._persistence is None:
+            self._persistence = default_persistence()
+        return self._persistence
+
+    async def _hydrate(self, inputs: Mapping[str, Any] | None, restore: str | None) -> None:
+        store = self._store()
+        wanted = dict(inputs or {})
+        source = restore if restore is not None else wanted.get("id")
+        if source is None:
+            return
+        snapshot = await store.load_state(str(source)) if store is not None else None
+        if snapshot is None:
+            if restore is not None:
+                logger.info("no saved state for flow %r; %s starts afresh", source, self.name)
+            return
+        state = self._state
+        self._state = (
+            type(state).model_validate(snapshot) if isinstance(state, BaseModel) else dict(snapshot)
+        )
+        if restore is not None:  # a fork: save under a new id, leaving the source alone
+            new_id = wanted.get("id") or str(uuid.uuid4())
+            if isinstance(self._state, dict):
+                self._state["id"] = new_id
+            else:
+                self._state.id = new_id
 
     async def _start_run(
-        self, inputs: Mapping[str, Any] | None, on_open: runtime.OnOpen | None
+        self,
+        inputs: Mapping[str, Any] | None,
+        restore: str | None,
+        on_open: runtime.OnOpen | None,
     ) -> Any:
+        await self._hydrate(inputs, restore)
         checked = self._apply_inputs(inputs)
         return await runtime.open_run(
             partial(self._run, checked), router=event_bus.active_registry(), on_open=on_open
@@ -307,6 +411,9 @@ class Flow(Generic[StateT]):
         )
         self.method_outputs.append(result)
         flow_run.last_output = result
+        store = self._store(name)
+        if store is not None:
+            await store.save_state(self.flow_id, name, self._state)
         fired = {name}
         if name in type(self)._routers and result is not None:
             fired.add(str(result.value if isinstance(result, Enum) else result))

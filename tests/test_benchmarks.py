@@ -90,3 +90,33 @@ def test_streaming_benchmark_smoke(tmp_path: Path) -> None:
         assert row["way"] in {"bare", "astream", "bus_1", "bus_6"}
         assert row["events"] == 208  # 200 chunks plus the crew's 8 lifecycle and call events
         assert row["events_per_s"] > 0
+
+
+def test_flow_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "flow.py"),
+            "--backend",
+            "all",
+            "--repeat",
+            "5",
+            "--warmup",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["benchmark"] == "flow"
+    rows = {(row["backend"], row["flow"]) for row in document["results"]}
+    assert {
+        ("asyncio", "plain"),
+        ("asyncio", "persist"),
+        ("trio", "plain"),
+        ("trio", "persist"),
+    } <= rows
+    assert all(row["median_us"] > 0 for row in document["results"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import threading
 import typing
 import uuid
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import anyio
@@ -209,6 +211,15 @@ class Flow(Generic[StateT]):
                 f"(field {fields}): {exc.errors()[0]['msg']}"
             ) from None
         return checked
+
+    def plot(self, filename: str | os.PathLike[str] = "crewai_flow.html") -> Path:
+        """Draw the flow's graph to a self-contained HTML file and return its path."""
+        from ..events.flow_events import FlowPlotEvent
+        from .plot import plot_flow
+
+        path = plot_flow(type(self), filename)
+        event_bus.emit(self, FlowPlotEvent(flow_name=self.name, filename=str(path)))
+        return path
 
     # -- entries ------------------------------------------------------------------------
 

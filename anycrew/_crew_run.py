@@ -270,9 +270,7 @@ async def _call_user(callback: Any, *args: Any) -> Any:
         getattr(callback, "__call__", None)  # noqa: B004
     ):
         return await callback(*args)
-    result = await anyio.to_thread.run_sync(
-        partial(callback, *args), limiter=runtime.thread_limiter()
-    )
+    result = await runtime.run_sync_in_run(callback, *args)
     if inspect.isawaitable(result):
         return await result
     return result

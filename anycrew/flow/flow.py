@@ -452,9 +452,7 @@ class Flow(Generic[StateT]):
         args = (argument,) if name in type(self)._takes_input else ()
         if inspect.iscoroutinefunction(method):
             return await method(*args)
-        result = await anyio.to_thread.run_sync(
-            partial(method, *args), limiter=runtime.thread_limiter()
-        )
+        result = await runtime.run_sync_in_run(method, *args)
         if inspect.isawaitable(result):
             result = await result
         return result

@@ -89,6 +89,9 @@ from ._threads import (
     run_in_worker as run_in_worker,
 )
 from ._threads import (
+    run_sync_in_run as run_sync_in_run,
+)
+from ._threads import (
     thread_limiter as thread_limiter,
 )
 from ._threads import (

@@ -16,6 +16,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -23,7 +24,7 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.from_thread import start_blocking_portal
 
-from ._scope import unwrap_group
+from ._scope import _current_run, unwrap_group
 
 T = TypeVar("T")
 
@@ -179,10 +180,21 @@ def run_blocking(
         )
         with start_blocking_portal(name, options or None) as portal:
             return portal.call(async_fn, *args)
+    relay = _relay.get()
+    run = _current_run.get()
+    if relay is not None and run is not None and run.thread_id != threading.get_ident():
+        # Sync code of a run (a tool, a callback, a flow method) kicking off a crew:
+        # it runs on the run's own loop as a child of the run, its events nest in the
+        # run's, and the relay cancels it when the sync code's caller is cancelled.
+        outcome = anyio.from_thread.run(_relayed, relay, async_fn, args, token=run.token)
+        if isinstance(outcome, _Cancelled):
+            anyio.from_thread.check_cancelled()  # raises the host's own cancellation
+            raise RuntimeError("the host's cancellation could not be re-raised")  # pragma: no cover
+        return outcome
     if not _in_worker_thread():
         return anyio.run(async_fn, *args, backend=name, backend_options=options or None)
-    # In a worker thread of some run (a sync tool or callback kicking off a crew):
-    # the host's cancellation must reach this private loop too.
+    # In a worker thread of some other loop's run: the host's cancellation must
+    # reach this private loop too.
     outcome = anyio.run(
         _watching_host, async_fn, args, backend=name, backend_options=options or None
     )
@@ -190,6 +202,73 @@ def run_blocking(
         anyio.from_thread.check_cancelled()  # raises the host's own cancellation
         raise RuntimeError("the host's cancellation could not be re-raised")  # pragma: no cover
     return outcome
+
+
+class _Relay:
+    """The cancel scopes of runs started, through :func:`run_blocking`, from one piece of
+    sync code running in a worker thread; cancelled together when its caller is."""
+
+    def __init__(self) -> None:
+        self.scopes: set[anyio.CancelScope] = set()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        for scope in self.scopes:
+            scope.cancel()
+
+
+_relay: ContextVar[_Relay | None] = ContextVar("anycrew_relay", default=None)
+
+
+async def _relayed(
+    relay: _Relay, async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
+) -> T | _Cancelled:
+    with anyio.CancelScope() as scope:
+        if relay.cancelled:
+            scope.cancel()
+        relay.scopes.add(scope)
+        try:
+            return await async_fn(*args)
+        finally:
+            relay.scopes.discard(scope)
+    return _Cancelled()
+
+
+async def run_sync_in_run(func: Callable[..., T], *args: Any) -> T:
+    """Run the user's sync *func* in a worker thread (anycrew's limiter), as part of the run.
+
+    The thread cannot be interrupted: the caller waits for it, and it learns of a
+    cancellation through ``anycrew.checkpoint()``. A crew it kicks off with the sync
+    ``kickoff()`` runs on this loop as a child of the current run, and is cancelled
+    when the caller is.
+    """
+    import outcome
+
+    relay = _Relay()
+    token = _relay.set(relay)  # the worker thread gets a copy of this context
+    done = False
+
+    async def relay_cancellation() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not done:
+                relay.cancel()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay_cancellation)
+            try:
+                result = await anyio.to_thread.run_sync(
+                    outcome.capture, func, *args, limiter=thread_limiter()
+                )
+                done = True
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        _relay.reset(token)
+    return result.unwrap()
 
 
 #: How often a private loop inside a worker thread checks whether its host was cancelled.

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, overload
 
-import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from .. import runtime
@@ -122,9 +121,7 @@ class BaseTool(BaseModel):
         """Run the tool with validated *arguments* inside the current run."""
         if self.is_async:
             return await self._arun(**arguments)
-        result = await anyio.to_thread.run_sync(
-            partial(self._run, **arguments), limiter=runtime.thread_limiter()
-        )
+        result = await runtime.run_sync_in_run(partial(self._run, **arguments))
         if inspect.isawaitable(result):  # a sync wrapper around something async
             result = await result
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from enum import Enum
+from typing import Any
 
 import anyio
 import pytest
@@ -233,8 +234,8 @@ async def test_a_crew_inside_a_flow_nests_and_is_cancelled_with_it(recorder: Rec
     method = recorder.of(MethodExecutionStartedEvent)[0]
     crew_started = next(e for e in recorder.events if e.type == "crew_kickoff_started")
     assert crew_started.parent_event_id == method.event_id
-    # One run: the crew's events share the flow's (flow_created comes before any run).
-    assert len({e.run_id for e in recorder.events if e.type != "flow_created"}) == 1
+    # One run: the crew's events share the flow's.
+    assert len({e.run_id for e in recorder.events}) == 1
     assert len(recorder.of(LLMCallStartedEvent)) == 1
     tail = recorder.types[-4:]
     assert tail == [
@@ -315,13 +316,14 @@ async def test_flow_frames_nest_and_an_early_close_cancels() -> None:
     async with Chain().astream({"topic": "s"}) as stream:
         frames = [f async for f in stream]
     assert [f.type for f in frames] == [
+        "flow_created",  # a flow object's first run opens with it
         "flow_started",
         *["method_execution_started", "method_execution_finished"] * 3,
         "flow_finished",
     ]
-    flow_id = frames[0].id
-    assert all(f.parent_id == flow_id for f in frames[1:-1])
-    assert frames[1].namespace == ["flow", "Chain", "first"]
+    flow_id = frames[1].id
+    assert all(f.parent_id == flow_id for f in frames[2:-1])
+    assert frames[2].namespace == ["flow", "Chain", "first"]
     assert stream.result == "third(second(first(s)))"
 
     with Overlap(stream=True).kickoff() as sync_stream:
@@ -349,7 +351,7 @@ async def test_a_sync_kickoff_inside_a_flow_nests_and_is_cancelled_with_it(
     method = recorder.of(MethodExecutionStartedEvent)[0]
     crew_started = next(e for e in recorder.events if e.type == "crew_kickoff_started")
     assert crew_started.parent_event_id == method.event_id
-    assert len({e.run_id for e in recorder.events if e.type != "flow_created"}) == 1
+    assert len({e.run_id for e in recorder.events}) == 1
     assert len(recorder.of(LLMCallStartedEvent)) == 1
     assert recorder.types[-4:] == [
         "task_cancelled",
@@ -369,4 +371,20 @@ async def test_a_sync_kickoff_inside_a_flow_returns_its_output(recorder: Recorde
 
     assert await Quick().akickoff() == "Simulated answer to: Step 1: study quick"
     assert recorder.types[-1] == "flow_finished"
-    assert len({e.run_id for e in recorder.events if e.type != "flow_created"}) == 1
+    assert len({e.run_id for e in recorder.events}) == 1
+
+
+async def test_a_flow_built_in_async_code_with_async_handlers(recorder: Recorder) -> None:
+    from anycrew.events import BaseEvent, event_bus
+
+    seen: list[str] = []
+
+    async def async_handler(source: Any, event: BaseEvent) -> None:
+        seen.append(event.type)
+
+    event_bus.register_handler(BaseEvent, async_handler)
+    flow = Chain()  # building it emits nothing that would need awaiting here
+    await flow.akickoff()
+    await flow.akickoff()
+    assert seen.count("flow_created") == 1
+    assert seen.count("flow_started") == 2

@@ -171,7 +171,10 @@ class Flow(Generic[StateT]):
         self.state_thread_lock = threading.Lock()
         # Replaced at the start of every run: an anyio lock belongs to one event loop.
         self.state_lock = anyio.Lock()
-        event_bus.emit(self, FlowCreatedEvent(flow_name=self.name))
+        # FlowCreatedEvent opens the flow's first run rather than being emitted here:
+        # a flow is often built inside async code, where a sync emit could not await
+        # the async handlers.
+        self._announced = False
 
     @property
     def name(self) -> str:
@@ -336,6 +339,9 @@ class Flow(Generic[StateT]):
     async def _run(self, inputs: dict[str, Any], _run: runtime.Run) -> Any:
         self.state_lock = anyio.Lock()
         self.method_outputs = []
+        if not self._announced:
+            self._announced = True
+            await emit(self, FlowCreatedEvent(flow_name=self.name))
         started = await emit(self, FlowStartedEvent(flow_name=self.name, inputs=inputs))
         try:
             with runtime.span(started.event_id):

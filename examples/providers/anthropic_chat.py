@@ -11,44 +11,9 @@ import os
 import sys
 
 import trio
+from _chat import run
 
-from anycrew import LLM, Agent, Crew, Task
-from anycrew.errors import LLMError
-from anycrew.events import LLMStreamChunkEvent, event_bus
-
-
-def print_token(source, event):
-    print(event.chunk, end="", flush=True)
-
-
-async def main(llm):
-    with event_bus.scoped_handlers():
-        event_bus.register_handler(LLMStreamChunkEvent, print_token)
-        print("Streamed call: ", end="")
-        await llm.acall(
-            [
-                {"role": "system", "content": "Answer in one sentence."},
-                {"role": "user", "content": "Why do event loops need cancellation?"},
-            ]
-        )
-        print()
-
-    writer = Agent(
-        role="Technical writer",
-        goal="Explain {topic} plainly",
-        backstory="You write short, exact explanations.",
-        llm=llm,
-    )
-    task = Task(
-        description="Explain {topic} in two sentences.",
-        expected_output="Two sentences.",
-        agent=writer,
-    )
-    result = await Crew(agents=[writer], tasks=[task]).akickoff(
-        inputs={"topic": "structured concurrency"}
-    )
-    print("Crew result:", result.raw)
-
+from anycrew import LLM
 
 if __name__ == "__main__":
     if not os.environ.get("ANTHROPIC_API_KEY"):
@@ -60,7 +25,11 @@ if __name__ == "__main__":
     model = os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")
     base_url = os.environ.get("ANTHROPIC_BASE_URL") or None
     llm = LLM(model=f"anthropic/{model}", base_url=base_url, stream=True, max_tokens=400)
-    try:
-        trio.run(main, llm)
-    except LLMError as exc:
-        sys.exit(f"The call failed: {exc}")
+    run(
+        trio.run,
+        llm,
+        [
+            {"role": "system", "content": "Answer in one sentence."},
+            {"role": "user", "content": "Why do event loops need cancellation?"},
+        ],
+    )

@@ -42,7 +42,7 @@ from ..runtime import (
     current_parent_id,
     current_run,
     emit_from_thread,
-    loop_running_in_this_thread,
+    run_blocking,
 )
 from .base import BaseEvent
 
@@ -205,9 +205,9 @@ class EventBus:
         handlers). Outside any run it is delivered at once: sync handlers are called
         in this thread and async handlers run on a private loop.
 
-        Raises:
-            RuntimeError: outside a run, in a thread that runs an event loop, when
-                async handlers would need to be awaited; use ``await aemit()``.
+        Outside a run, in a thread that is running an event loop, async handlers run
+        on a helper thread's loop while this call waits, and a warning says once
+        that ``await event_bus.aemit()`` would serve better.
         """
         run = current_run()
         if run is not None:
@@ -218,15 +218,16 @@ class EventBus:
         sync, async_ = self.handlers_for(event)
         call_sync_handlers(sync, source, event)
         if async_:
-            if loop_running_in_this_thread():
-                raise RuntimeError(
-                    f"{type(event).__name__} has async handlers but was emitted with the sync "
-                    "emit() from a running event loop outside a run; use "
-                    "'await event_bus.aemit(source, event)'"
-                )
-            import anyio
-
-            anyio.run(call_async_handlers, async_, source, event)
+            # On a private loop; in a thread already running one (sync code inside
+            # an async app), on a helper thread, with a one-time warning to use aemit.
+            run_blocking(
+                call_async_handlers,
+                async_,
+                source,
+                event,
+                entry_name="event_bus.emit",
+                async_name="event_bus.aemit",
+            )
 
     async def aemit(self, source: Any, event: BaseEvent) -> None:
         """Emit *event* from async code: into the current run, or straight to the handlers."""

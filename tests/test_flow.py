@@ -227,9 +227,21 @@ class WithCrew(Flow[dict]):  # type: ignore[type-arg]
         return result.raw
 
 
-async def test_a_crew_inside_a_flow_nests_and_is_cancelled_with_it(recorder: Recorder) -> None:
+class WithSyncCrew(Flow[dict]):  # type: ignore[type-arg]
+    crew = make_crew(3, llm=LLM(model="sim", latency=1.0))
+
+    @start()
+    def research(self) -> str:  # a sync method: it runs in a worker thread
+        result = self.crew.kickoff({"topic": "flows"})
+        return str(result)
+
+
+@pytest.mark.parametrize("flow_cls", [WithCrew, WithSyncCrew], ids=["await", "sync_kickoff"])
+async def test_a_crew_inside_a_flow_nests_and_is_cancelled_with_it(
+    flow_cls: type[Flow[Any]], recorder: Recorder
+) -> None:
     with anyio.move_on_after(0.3) as scope:
-        await WithCrew().akickoff()
+        await flow_cls().akickoff()
     assert scope.cancelled_caught
     method = recorder.of(MethodExecutionStartedEvent)[0]
     crew_started = next(e for e in recorder.events if e.type == "crew_kickoff_started")
@@ -331,34 +343,6 @@ async def test_flow_frames_nest_and_an_early_close_cancels() -> None:
             if frame.type == "method_execution_started" and frame.data["method_name"] == "one":
                 break
     assert sync_stream.is_cancelled
-
-
-class WithSyncCrew(Flow[dict]):  # type: ignore[type-arg]
-    crew = make_crew(3, llm=LLM(model="sim", latency=1.0))
-
-    @start()
-    def research(self) -> str:  # a sync method: it runs in a worker thread
-        result = self.crew.kickoff({"topic": "flows"})
-        return str(result)
-
-
-async def test_a_sync_kickoff_inside_a_flow_nests_and_is_cancelled_with_it(
-    recorder: Recorder,
-) -> None:
-    with anyio.move_on_after(0.3) as scope:
-        await WithSyncCrew().akickoff()
-    assert scope.cancelled_caught
-    method = recorder.of(MethodExecutionStartedEvent)[0]
-    crew_started = next(e for e in recorder.events if e.type == "crew_kickoff_started")
-    assert crew_started.parent_event_id == method.event_id
-    assert len({e.run_id for e in recorder.events}) == 1
-    assert len(recorder.of(LLMCallStartedEvent)) == 1
-    assert recorder.types[-4:] == [
-        "task_cancelled",
-        "crew_kickoff_cancelled",
-        "method_execution_cancelled",
-        "flow_cancelled",
-    ]
 
 
 async def test_a_sync_kickoff_inside_a_flow_returns_its_output(recorder: Recorder) -> None:

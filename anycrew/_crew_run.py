@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -12,7 +11,9 @@ import anyio
 import anyio.to_thread
 
 from . import runtime
+from ._callbacks import CrewCallbacks, call_user, crew_callbacks
 from ._interpolate import validate_inputs
+from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff
 from ._verbose import clip, say
 from .agent import Agent, AgentAnswer, AgentPersona
 from .crews.crew_output import CrewOutput
@@ -53,6 +54,7 @@ class TaskPlan:
     description: str
     expected_output: str
     context: tuple[int, ...] | None  # indices of context tasks; None = all earlier
+    output_file: str | None = None  # the task's output_file with the inputs filled in
 
 
 def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
@@ -73,8 +75,33 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
             persona = personas[id(agent)] = agent.persona(checked)
         description, expected_output = task.interpolated(checked)
         context = None if task.context is None else tuple(positions[id(t)] for t in task.context)
-        plans.append(TaskPlan(index, task, agent, persona, description, expected_output, context))
+        plans.append(
+            TaskPlan(
+                index,
+                task,
+                agent,
+                persona,
+                description,
+                expected_output,
+                context,
+                output_file=task.interpolated_output_file(checked),
+            )
+        )
     return checked, plans
+
+
+def precheck_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]] | None:
+    """Validate before the run: everything (the plan), or only the inputs' shape
+    when the crew's before-kickoff callbacks may still change them (then the plan is
+    made inside the run, after the callbacks, and None is returned).
+
+    Raises:
+        InvalidInputError: for malformed inputs or a missing placeholder.
+    """
+    if crew.before_kickoff_callbacks:
+        validate_inputs(inputs)
+        return None
+    return plan_kickoff(crew, inputs)
 
 
 async def run_crew(
@@ -91,12 +118,34 @@ async def run_crew(
     event; the LLM calls of a streamed run stream their tokens. *planned* is the
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
     """
-    checked, plans = planned or plan_kickoff(crew, inputs)
-    body = partial(_execute_crew, crew, checked, plans)
+    body: Any
+    if crew.before_kickoff_callbacks:
+        body = partial(_prepare_and_execute, crew, validate_inputs(inputs))
+    else:
+        checked, plans = planned or plan_kickoff(crew, inputs)
+        body = partial(_execute_crew, crew, checked, plans)
     if on_open is None:
         return await runtime.open_run(body, router=router)
     with streaming_tokens():
         return await runtime.open_run(body, router=router, on_open=on_open)
+
+
+async def _prepare_and_execute(crew: Crew, inputs: dict[str, Any], run: runtime.Run) -> CrewOutput:
+    """Run the before-kickoff callbacks, plan with the inputs they return, then execute.
+
+    As in CrewAI the callbacks come before CrewKickoffStartedEvent, which carries the
+    inputs they returned; a callback that raises (or returns unusable inputs) emits
+    CrewKickoffFailedEvent, a cancellation CrewKickoffCancelledEvent.
+    """
+    try:
+        checked, plans = plan_kickoff(crew, await before_kickoff(crew, inputs))
+    except anyio.get_cancelled_exc_class():
+        await emit_shielded(crew, CrewKickoffCancelledEvent(crew_name=crew.name))
+        raise
+    except Exception as exc:
+        await emit(crew, CrewKickoffFailedEvent(crew_name=crew.name, error=describe_error(exc)))
+        raise
+    return await _execute_crew(crew, checked, plans, run)
 
 
 async def _execute_crew(
@@ -112,8 +161,18 @@ async def _execute_crew(
             collect_usage(usage),
             tool_state(crew.cache),
             rate_limited(crew._rpm),
+            crew_callbacks(CrewCallbacks(crew.task_callback, crew.step_callback)),
         ):
             outputs = await _execute_tasks(plans, crew.verbose)
+            last = outputs[-1]
+            result = CrewOutput(
+                raw=last.raw,
+                pydantic=last.pydantic,
+                json_dict=last.json_dict,
+                tasks_output=outputs,
+                token_usage=usage,
+            )
+            result = await after_kickoff(crew, result)
     except anyio.get_cancelled_exc_class():
         await emit_shielded(
             crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started.event_id)
@@ -127,14 +186,6 @@ async def _execute_crew(
             ),
         )
         raise
-    last = outputs[-1]
-    result = CrewOutput(
-        raw=last.raw,
-        pydantic=last.pydantic,
-        json_dict=last.json_dict,
-        tasks_output=outputs,
-        token_usage=usage,
-    )
     await emit(
         crew,
         CrewKickoffCompletedEvent(
@@ -227,8 +278,7 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
                     output_model=task.output_model,
                 )
                 output = _task_output(plan, answer)
-                if task.callback is not None:
-                    await _call_user(task.callback, output)
+                await after_task(task, output, plan.output_file)
         except anyio.get_cancelled_exc_class():
             await emit_shielded(task, TaskCancelledEvent(started_event_id=started.event_id))
             raise
@@ -264,13 +314,5 @@ def _task_output(plan: TaskPlan, answer: AgentAnswer) -> TaskOutput:
     )
 
 
-async def _call_user(callback: Any, *args: Any) -> Any:
-    """Call a user callback: await it if async, else run it in a worker thread."""
-    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-        getattr(callback, "__call__", None)  # noqa: B004
-    ):
-        return await callback(*args)
-    result = await runtime.run_sync_in_run(callback, *args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+#: Kept for callers elsewhere in the package; see :func:`anycrew._callbacks.call_user`.
+_call_user = call_user

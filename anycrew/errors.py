@@ -8,6 +8,8 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     ├── InvalidInputError (ValueError)       bad kickoff inputs, missing {placeholders}
     ├── ConfigurationError (ValueError)      bad construction arguments, unknown model
     ├── OutputValidationError (ValueError)   an answer never fit the task's output model
+    ├── CallbackError (TypeError)            a callback returned what anycrew cannot use
+    ├── OutputFileError (OSError)            a task's output_file could not be written
     ├── ExecutionTimeoutError (TimeoutError)
     │   └── AgentExecutionTimeoutError       an agent's max_execution_time ran out
     └── LLMError                             an LLM call failed
@@ -201,3 +203,19 @@ class StreamInterruptedError(LLMConnectionError):
     def __init__(self, message: str, *, provider: str, received: int) -> None:
         super().__init__(message, provider=provider)
         self.received = received
+
+
+class CallbackError(AnyCrewError, TypeError):
+    """A callback returned something anycrew cannot use.
+
+    For example a ``before_kickoff_callbacks`` entry that returns a string instead of
+    the inputs dict. A callback that raises fails the kickoff with its own error.
+    """
+
+
+class OutputFileError(AnyCrewError, OSError):
+    """A task's output could not be written to its ``output_file``.
+
+    Raised from the underlying OSError, if there was one; the file is either
+    written whole or left as it was.
+    """

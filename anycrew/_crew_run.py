@@ -314,5 +314,6 @@ def _task_output(plan: TaskPlan, answer: AgentAnswer) -> TaskOutput:
     )
 
 
-#: Kept for callers elsewhere in the package; see :func:`anycrew._callbacks.call_user`.
+#: This module's older name for :func:`anycrew._callbacks.call_user`, kept for code
+#: that calls user functions (guardrails, conditions) from here.
 _call_user = call_user

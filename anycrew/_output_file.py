@@ -36,10 +36,9 @@ def path_problem(path: str) -> str | None:
         return "starts with '~'; anycrew does not expand it: write the path out"
     if "$" in path:
         return "contains '$'; anycrew does not expand environment variables: write the path out"
-    if path.endswith(("/", os.sep)):
-        return "ends with a separator, so it names a directory, not a file"
-    parts = Path(path).parts
-    if ".." in parts:
+    if os.path.basename(path) in ("", "."):
+        return "names a directory, not a file"
+    if ".." in Path(path).parts:
         return "contains '..'; paths must stay inside the working directory"
     if Path(path).is_absolute():
         cwd = os.getcwd()

@@ -130,6 +130,8 @@ async def test_a_failed_write_leaves_nothing_half_written(
         ("reports/${USER}.md", "does not expand environment variables"),
         ("/etc/anycrew-out.md", "outside the working directory"),
         ("reports/", "names a directory"),
+        ("reports/.", "names a directory"),
+        (".", "names a directory"),
         ("", "is empty"),
     ],
 )

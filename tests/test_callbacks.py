@@ -349,6 +349,20 @@ def all_async_callbacks(crew: Crew, log: list[str]) -> Crew:
 EXPECTED_ONE_TASK = ["before", "step", "task", "after"]
 
 
+@pytest.mark.anyio
+async def test_every_entry_gives_the_same_events_with_callbacks(recorder: Recorder) -> None:
+    seen = {}
+    for name, entry in ENTRIES.items():
+        log: list[str] = []
+        recorder.events.clear()
+        crew = all_async_callbacks(make_crew(2), log)
+        result = await entry(crew, {"topic": "t"})
+        seen[name] = (result.raw, log, recorder.types)
+    assert seen["akickoff"][1] == ["before", "step", "task", "step", "task", "after"]
+    assert seen["kickoff"] == seen["akickoff"]
+    assert seen["kickoff_async"] == seen["akickoff"]
+
+
 def test_sync_kickoff_awaits_async_callbacks() -> None:
     log: list[str] = []
     crew = all_async_callbacks(make_crew(1), log)

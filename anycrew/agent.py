@@ -86,7 +86,9 @@ class Agent(BaseModel):
         step_callback: called after each step of the agent's work (sync or async;
             async ones are awaited, sync ones run in a worker thread): with an
             ``AgentAction`` per tool call (its ``result`` filled in) and an
-            ``AgentFinish`` with the final answer (see ``anycrew.agents.parser``).
+            ``AgentFinish`` with the final answer, and again with each corrected
+            answer when a structured answer is sent back (see
+            ``anycrew.agents.parser``).
             Takes precedence over ``Crew(step_callback=...)``; if it raises, the
             task fails with its error.
     """
@@ -247,8 +249,12 @@ class Agent(BaseModel):
                 response = await invoke_llm(
                     llm, messages, source=self, response_format=output_model
                 )
-                text = final_answer(response.text)
+                text = await _finish(self._on_step(), response.text)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _on_step(self) -> Callback | None:
+        """This agent's step callback, else the crew's (None outside a kickoff)."""
+        return self.step_callback or current_crew_callbacks().step
 
     async def _loop(
         self,
@@ -258,7 +264,7 @@ class Agent(BaseModel):
     ) -> str:
         # A provider that can enforce the output model's JSON shape is asked to, on
         # calls that need no tools; the answer is validated either way.
-        on_step = self.step_callback or current_crew_callbacks().step
+        on_step = self._on_step()
         if not self.tools:
             response = await invoke_llm(llm, messages, source=self, response_format=output_model)
             return await _finish(on_step, response.text)

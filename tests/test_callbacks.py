@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from anycrew import LLM, Agent, Crew, CrewOutput, Task, TaskOutput
 from anycrew.agents.parser import AgentAction, AgentFinish
@@ -204,6 +204,21 @@ async def test_step_callback_without_tools_sees_the_final_answer() -> None:
     [(_, finish)] = log
     assert isinstance(finish, AgentFinish)
     assert finish.output == "Simulated answer to: Step 1: study moss"
+
+
+@pytest.mark.anyio
+async def test_each_corrected_structured_answer_is_a_step_too() -> None:
+    class Verdict(BaseModel):
+        score: int
+
+    log: list[Any] = []
+    llm = LLM(model="sim", replies=["Final Answer: seven", 'Final Answer: {"score": 7}'])
+    agent = Agent(role="Judge", goal="Score", backstory="Fair.", llm=llm)
+    task = Task(description="Score", expected_output="x", agent=agent, output_pydantic=Verdict)
+    crew = Crew(agents=[agent], tasks=[task], step_callback=recording(log, "step", "async"))
+    result = await crew.akickoff()
+    assert result.pydantic == Verdict(score=7)
+    assert [step.output for _, step in log] == ["seven", '{"score": 7}']
 
 
 @pytest.mark.anyio

@@ -2,8 +2,9 @@
 
 An agent calls its step callback (``Agent(step_callback=...)``, else the crew's
 ``Crew(step_callback=...)``) once per tool call, with an :class:`AgentAction` whose
-``result`` holds what the tool gave back, and once with an :class:`AgentFinish`
-when it has its final answer. The names and attributes are CrewAI's.
+``result`` holds what the tool gave back, and with an :class:`AgentFinish` when it
+has its final answer (again for each corrected answer, when an answer that does not
+fit the task's output model is sent back). The names and attributes are CrewAI's.
 """
 
 from __future__ import annotations

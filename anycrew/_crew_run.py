@@ -13,7 +13,7 @@ import anyio.to_thread
 from . import runtime
 from ._callbacks import CrewCallbacks, call_user, crew_callbacks
 from ._interpolate import validate_inputs
-from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff
+from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff, callback_inputs
 from ._verbose import clip, say
 from .agent import Agent, AgentAnswer, AgentPersona
 from .crews.crew_output import CrewOutput
@@ -91,15 +91,15 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
 
 
 def precheck_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]] | None:
-    """Validate before the run: everything (the plan), or only the inputs' shape
-    when the crew's before-kickoff callbacks may still change them (then the plan is
-    made inside the run, after the callbacks, and None is returned).
+    """Validate before the run: everything (the plan), or only that the inputs are a
+    mapping when the crew's before-kickoff callbacks may still change them (then the
+    plan is made inside the run, after the callbacks, and None is returned).
 
     Raises:
         InvalidInputError: for malformed inputs or a missing placeholder.
     """
     if crew.before_kickoff_callbacks:
-        validate_inputs(inputs)
+        callback_inputs(inputs)
         return None
     return plan_kickoff(crew, inputs)
 
@@ -120,7 +120,7 @@ async def run_crew(
     """
     body: Any
     if crew.before_kickoff_callbacks:
-        body = partial(_prepare_and_execute, crew, validate_inputs(inputs))
+        body = partial(_prepare_and_execute, crew, callback_inputs(inputs))
     else:
         checked, plans = planned or plan_kickoff(crew, inputs)
         body = partial(_execute_crew, crew, checked, plans)

@@ -19,12 +19,31 @@ from ._callbacks import call_user, current_crew_callbacks, describe_callback
 from ._interpolate import validate_inputs
 from ._output_file import write_output_file
 from .crews.crew_output import CrewOutput
-from .errors import CallbackError
+from .errors import CallbackError, InvalidInputError
 from .tasks.task_output import TaskOutput
 
 if TYPE_CHECKING:
     from .crew import Crew
     from .task import Task
+
+
+def callback_inputs(inputs: Any) -> dict[str, Any]:
+    """The inputs as the first before-kickoff callback gets them: a new dict.
+
+    Only their shape is checked here (a mapping, or None for ``{}``): the values
+    are checked once the callbacks are done, so a callback may turn values
+    kickoff inputs cannot hold (a datetime, say) into ones they can.
+
+    Raises:
+        InvalidInputError: if *inputs* is neither a mapping nor None.
+    """
+    if inputs is None:
+        return {}
+    if not isinstance(inputs, Mapping):
+        raise InvalidInputError(
+            f"inputs must be a dict of names to values, got {type(inputs).__name__}"
+        )
+    return dict(inputs)
 
 
 async def before_kickoff(crew: Crew, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +53,8 @@ async def before_kickoff(crew: Crew, inputs: dict[str, Any]) -> dict[str, Any]:
 
     Raises:
         CallbackError: if a callback returns something other than a mapping or None.
-        InvalidInputError: if what it returns holds values inputs may not hold.
+        InvalidInputError: if the inputs the last callback leaves hold values inputs
+            may not hold.
     """
     for position, callback in enumerate(crew.before_kickoff_callbacks):
         returned = await call_user(callback, inputs)
@@ -46,8 +66,8 @@ async def before_kickoff(crew: Crew, inputs: dict[str, Any]) -> dict[str, Any]:
                 f"returned {type(returned).__name__}; return the inputs dict (changed or "
                 "not), or None to keep it"
             )
-        inputs = validate_inputs(returned)
-    return inputs
+        inputs = dict(returned)
+    return validate_inputs(inputs)
 
 
 async def after_kickoff(crew: Crew, result: CrewOutput) -> CrewOutput:

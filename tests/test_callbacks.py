@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -310,6 +311,21 @@ async def test_with_before_kickoff_only_the_shape_of_inputs_is_checked_up_front(
     assert (await crew.kickoff_async({})).raw == "Simulated answer to: Step 1: study rain"
     with pytest.raises(InvalidInputError, match="must be a dict"):
         await crew.kickoff_async(["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_before_kickoff_may_turn_values_into_ones_inputs_can_hold(
+    recorder: Recorder,
+) -> None:
+    when = datetime.date(2026, 11, 22)
+    crew = make_crew(1)
+    crew.before_kickoff_callbacks = [lambda inputs: {"topic": inputs["day"].isoformat()}]
+    result = await crew.kickoff_async({"day": when})
+    assert result.raw == "Simulated answer to: Step 1: study 2026-11-22"
+    crew.before_kickoff_callbacks = [lambda inputs: {**inputs, "topic": "t"}]  # keeps the date
+    with pytest.raises(InvalidInputError, match="input 'day' is a date"):
+        await crew.akickoff({"day": when})
+    assert recorder.types[-1] == "crew_kickoff_failed"
 
 
 @pytest.mark.anyio

@@ -7,11 +7,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, model_validator
 
 from ._interpolate import interpolate
 from .agent import Agent
-from .tasks.guardrail import Guardrail, build_guardrails
+from .tasks.guardrail import Guardrail, GuardrailType, build_guardrails
 from .tasks.task_output import TaskOutput
 
 
@@ -75,8 +75,9 @@ class Task(BaseModel):
     output_pydantic: type[BaseModel] | None = None
     output_json: type[BaseModel] | None = None
     output: TaskOutput | None = None
-    guardrail: Callable[..., Any] | str | None = None
-    guardrails: list[Callable[..., Any] | str] | Callable[..., Any] | str | None = None
+    # Checked by _check_guardrails, whose errors name the task and the guardrail.
+    guardrail: SkipValidation[GuardrailType | None] = None
+    guardrails: SkipValidation[list[GuardrailType] | GuardrailType | None] = None
     guardrail_max_retries: int = Field(default=3, ge=0)
     max_retries: int | None = Field(default=None, ge=0)
     human_input: bool = False

@@ -96,7 +96,7 @@ def _excerpt(value: Any) -> str:
 def _name_of(check: Any) -> str:
     if isinstance(check, LLMGuardrail):
         return check.description
-    name = getattr(check, "__qualname__", None) or getattr(check, "__name__", None)
+    name = getattr(check, "__name__", None)
     return str(name) if name else type(check).__name__
 
 

@@ -75,7 +75,7 @@ class LLMGuardrail:
         ]
 
     async def acheck(self, output: TaskOutput, llm: BaseLLM | None = None) -> tuple[bool, Any]:
-        """Ask *llm* (else this guardrail's LLM, else the default) for a verdict on *output*.
+        """Ask this guardrail's LLM (else *llm*, else the default) for a verdict on *output*.
 
         Returns:
             ``(True, output.raw)`` for a pass, ``(False, feedback)`` for a failure.
@@ -84,7 +84,7 @@ class LLMGuardrail:
         from ..llm import default_llm
         from ..llms._invoke import invoke_llm
 
-        judge = llm or self.llm or default_llm()
+        judge = self.llm or llm or default_llm()
         response = await invoke_llm(
             judge, self.messages(output), source=self, response_format=LLMGuardrailResult
         )

@@ -100,12 +100,19 @@ def _read_line(stream: IO[str]) -> str:
         fd = -1
     if fd < 0 or os.name == "nt":
         return stream.readline()
+    # Byte by byte from the descriptor, so that nothing past the line is read ahead
+    # into a buffer that select() cannot see.
+    line = bytearray()
     while True:
         ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
-        if ready:
-            return stream.readline()
-        with contextlib.suppress(RuntimeError):  # RuntimeError: not in a worker thread
-            anyio.from_thread.check_cancelled()
+        if not ready:
+            with contextlib.suppress(RuntimeError):  # RuntimeError: not in a worker thread
+                anyio.from_thread.check_cancelled()
+            continue
+        byte = os.read(fd, 1)
+        if not byte or byte == b"\n":
+            return line.decode(getattr(stream, "encoding", None) or "utf-8", errors="replace")
+        line += byte
 
 
 _global_provider: HumanInputProvider | None = None

@@ -34,6 +34,16 @@ import anyio.from_thread
 
 from .tasks.task_output import TaskOutput
 
+__all__ = [
+    "MAX_FEEDBACK_ROUNDS",
+    "ConsoleInput",
+    "HumanFeedbackRequest",
+    "HumanInputProvider",
+    "current_provider",
+    "set_provider",
+    "use_provider",
+]
+
 #: How many revisions human feedback can ask for on one task; after that many, the
 #: last revision is kept without asking again.
 MAX_FEEDBACK_ROUNDS = 10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import io
 import os
 import threading
@@ -475,3 +477,28 @@ async def test_the_console_reads_one_line_at_a_time_from_a_pipe() -> None:
     ):
         result = await reviewed_crew().akickoff()
     assert result.raw == "revised: a friendlier tone"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "anycrew.human_input",
+        "anycrew.tasks.conditional_task",
+        "anycrew.tasks.guardrail",
+        "anycrew.tasks.llm_guardrail",
+        "anycrew.events.llm_guardrail_events",
+    ],
+)
+def test_the_new_public_modules_are_documented(path: str) -> None:
+    module = importlib.import_module(path)
+    assert module.__doc__
+    names = getattr(module, "__all__", None) or [
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_") and isinstance(obj, type) and obj.__module__ == path
+    ]
+    assert names
+    for name in names:
+        obj = getattr(module, name)
+        if isinstance(obj, type) or inspect.isfunction(obj):
+            assert obj.__doc__, f"{path}.{name} has no docstring"

@@ -479,3 +479,25 @@ async def test_a_guardrail_retry_is_the_same_on_every_entry(recorder: Recorder) 
     assert reference[2] == [(0, 0, False), (0, 1, True)]
     for name, observed in seen.items():
         assert observed == reference, name
+
+
+# -- streaming and concurrent runs ------------------------------------------------------
+
+
+async def test_guardrail_events_stream_on_the_lifecycle_channel() -> None:
+    crew = crew_of(scripted("short", "long enough now"), guardrail=min_length(10))
+    async with crew.astream() as stream:
+        lifecycle = [frame.type async for frame in stream.interleave(["lifecycle"])]
+    assert stream.result.raw == "long enough now"
+    guardrail_frames = [t for t in lifecycle if t.startswith("llm_guardrail")]
+    assert guardrail_frames == ["llm_guardrail_started", "llm_guardrail_completed"] * 2
+
+
+async def test_concurrent_runs_count_their_retries_apart(recorder: Recorder) -> None:
+    crew = crew_of(scripted("short", "long enough now"), guardrail=min_length(10))
+    results = await crew.akickoff_for_each([{}, {}, {}])
+    assert [r.raw for r in results] == ["long enough now"] * 3
+    by_run: dict[str | None, list[int]] = {}
+    for event in recorder.of(LLMGuardrailCompletedEvent):
+        by_run.setdefault(event.run_id, []).append(event.retry_count)
+    assert sorted(by_run.values()) == [[0, 1]] * 3

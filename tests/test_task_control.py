@@ -6,8 +6,11 @@ import importlib
 import inspect
 import io
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -502,3 +505,19 @@ def test_the_new_public_modules_are_documented(path: str) -> None:
         obj = getattr(module, name)
         if isinstance(obj, type) or inspect.isfunction(obj):
             assert obj.__doc__, f"{path}.{name} has no docstring"
+
+
+def test_the_example_runs_and_prints_what_it_promises() -> None:
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "task_control.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Tides rise and fall twice a day, pulled by the Moon and Sun.",
+        "''",
+    ]

@@ -1,10 +1,11 @@
-"""User callbacks: checked when configured, called inside the run, sync or async.
+"""User callbacks: checked when configured, and the crew's ones found during a run.
 
-Async callbacks are awaited on the run's loop; sync ones run in a worker thread of
-the run (:func:`runtime.run_sync_in_run`), so a blocking callback never stalls the
-loop and a ``crew.kickoff()`` inside one nests in the run. The crew's task and step
-callbacks reach the code that calls them through a context variable bound for the
-length of a kickoff, so a crew nested inside another uses its own.
+They are called with :func:`anycrew._user_code.call_user`: async ones are awaited on
+the run's loop; sync ones run in a worker thread of the run, so a blocking callback
+never stalls the loop and a ``crew.kickoff()`` inside one nests in the run. The
+crew's task and step callbacks reach the code that calls them through a context
+variable bound for the length of a kickoff, so a crew nested inside another uses
+its own.
 """
 
 from __future__ import annotations
@@ -19,27 +20,6 @@ from . import runtime
 
 #: A user callback: a function (or callable object), sync or async.
 Callback = Callable[..., Any]
-
-
-def is_async_callable(callback: object) -> bool:
-    """True if calling *callback* gives a coroutine (an async function or ``__call__``)."""
-    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-        getattr(callback, "__call__", None)  # noqa: B004
-    )
-
-
-async def call_user(callback: Callback, *args: Any) -> Any:
-    """Call a user callback: await it if async, else run it in a worker thread of the run.
-
-    A sync callable that returns an awaitable has it awaited too, so no coroutine
-    is ever dropped unawaited.
-    """
-    if is_async_callable(callback):
-        return await callback(*args)
-    result = await runtime.run_sync_in_run(callback, *args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
 
 
 def describe_callback(callback: object) -> str:

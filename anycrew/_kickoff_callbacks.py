@@ -7,7 +7,7 @@
 * after the kickoff: ``Crew.after_kickoff_callbacks`` in order, each given the
   CrewOutput and returning a replacement (None keeps it).
 
-All run inside the run (see :func:`anycrew._callbacks.call_user`).
+All run inside the run (see :func:`anycrew._user_code.call_user`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._callbacks import call_user, current_crew_callbacks, describe_callback
+from ._callbacks import current_crew_callbacks, describe_callback
 from ._interpolate import validate_inputs
 from ._output_file import write_output_file
+from ._user_code import call_user
 from .crews.crew_output import CrewOutput
 from .errors import CallbackError, InvalidInputError
 from .tasks.task_output import TaskOutput

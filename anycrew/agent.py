@@ -11,7 +11,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from . import runtime
-from ._callbacks import Callback, call_user, check_callback, current_crew_callbacks
+from ._callbacks import Callback, check_callback, current_crew_callbacks
 from ._interpolate import interpolate
 from ._prompts import (
     OUT_OF_STEPS,
@@ -23,6 +23,7 @@ from ._prompts import (
     react_action,
     react_instructions,
 )
+from ._user_code import call_user
 from .agents.parser import AgentAction, AgentFinish, thought_of
 from .errors import AgentExecutionTimeoutError, OutputValidationError
 from .events._emit import emit, emit_shielded, step_context

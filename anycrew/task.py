@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SkipValidation,
+    field_validator,
+    model_validator,
+)
 
 from ._callbacks import check_callback
 from ._interpolate import interpolate
 from ._output_file import check_output_path, path_problem
 from .agent import Agent
 from .errors import InvalidInputError
+from .tasks.guardrail import Guardrail, GuardrailType, build_guardrails
 from .tasks.task_output import TaskOutput
 
 
@@ -49,6 +59,28 @@ class Task(BaseModel):
             is never seen half-written.
         create_directory: create the output file's missing directories (default);
             when False a missing directory fails the task with OutputFileError.
+        guardrail: a check the output must pass before the task completes: a
+            function ``fn(output: TaskOutput) -> tuple[bool, Any]`` (sync or async,
+            exactly one parameter) or a string, which the agent's LLM judges the
+            output against. ``(False, message)`` sends the agent back to work with
+            the message; ``(True, text)`` replaces the raw output, ``(True,
+            TaskOutput)`` the whole output, ``(True, other)`` keeps it. See
+            :mod:`anycrew.tasks.guardrail`.
+        guardrails: several such checks, run in order; after a retry the new answer
+            is checked again from the first one. Set ``guardrail`` or
+            ``guardrails``, not both.
+        guardrail_max_retries: how many times each guardrail may send the agent back
+            (default 3); one more failure raises GuardrailError naming the guardrail
+            and its last message.
+        max_retries: CrewAI's older name for ``guardrail_max_retries`` (deprecated;
+            warns and sets it).
+        human_input: after the final answer (and the guardrails) ask a human for
+            feedback; non-empty feedback makes the agent revise its answer, then the
+            human is asked again. Who answers is set in :mod:`anycrew.human_input`
+            (default: the console).
+
+    Every attempt of the agent (a guardrail retry, a revision after feedback) emits
+    its own agent and LLM events inside the task's events.
 
     After a kickoff, ``output`` holds the task's latest TaskOutput (concurrent
     kickoffs of one crew each get their own outputs in their CrewOutput).
@@ -69,6 +101,14 @@ class Task(BaseModel):
     output_file: str | None = None
     create_directory: bool = True
     output: TaskOutput | None = None
+    # Checked by _check_guardrails, whose errors name the task and the guardrail.
+    guardrail: SkipValidation[GuardrailType | None] = None
+    guardrails: SkipValidation[list[GuardrailType] | GuardrailType | None] = None
+    guardrail_max_retries: int = Field(default=3, ge=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    human_input: bool = False
+
+    _guardrails: list[Guardrail] = PrivateAttr(default_factory=list)
 
     @field_validator("callback", mode="before")
     @classmethod
@@ -94,6 +134,25 @@ class Task(BaseModel):
                 "choose one (output_pydantic gives a model, output_json a dict)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_guardrails(self) -> Task:
+        self._guardrails = build_guardrails(
+            f"task {self.display_name!r}", self.guardrail, self.guardrails
+        )
+        if self.max_retries is not None:
+            warnings.warn(
+                "Task(max_retries=...) is deprecated; use guardrail_max_retries=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self.guardrail_max_retries = self.max_retries
+        return self
+
+    @property
+    def guardrail_checks(self) -> list[Guardrail]:
+        """The task's guardrails, validated, in the order they run."""
+        return list(self._guardrails)
 
     @property
     def output_model(self) -> type[BaseModel] | None:

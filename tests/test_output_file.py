@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from anycrew import LLM, Agent, Crew, Task, TaskOutput
 from anycrew.errors import InvalidInputError, OutputFileError
+from anycrew.tasks.conditional_task import ConditionalTask
 
 from .conftest import Recorder
 from .test_callbacks import ENTRIES, CountingLLM, entries
@@ -214,3 +215,37 @@ async def test_cancelling_during_the_run_writes_no_file(tmp_path: Path) -> None:
     assert scope.cancelled_caught
     assert not (tmp_path / "late.md").exists()
     assert leftovers(tmp_path) == []
+
+
+async def test_guardrails_run_first_and_a_skipped_task_gets_no_callbacks_or_file(
+    tmp_path: Path,
+) -> None:
+    seen: list[tuple[str, str]] = []
+    agent = Agent(role="Writer", goal="Write", backstory="Brief.", llm=LLM(model="sim"))
+    checked = Task(
+        description="Draft",
+        expected_output="x",
+        agent=agent,
+        name="checked",
+        guardrail=lambda output: (True, output.raw.upper()),
+        callback=lambda output: seen.append(("task", output.raw)),
+        output_file="checked.md",
+    )
+    skipped = ConditionalTask(
+        description="Maybe",
+        expected_output="x",
+        agent=agent,
+        name="skipped",
+        condition=lambda previous: False,
+        callback=lambda output: seen.append(("task", "skipped")),
+        output_file="skipped.md",
+    )
+    crew = Crew(
+        agents=[agent],
+        tasks=[checked, skipped],
+        task_callback=lambda output: seen.append(("crew", output.name or "")),
+    )
+    await crew.akickoff()
+    assert seen == [("task", "SIMULATED ANSWER TO: DRAFT"), ("crew", "checked")]
+    assert (tmp_path / "checked.md").read_text() == "SIMULATED ANSWER TO: DRAFT"
+    assert not (tmp_path / "skipped.md").exists()

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from .. import runtime
 from ..tools.base_tool import function_name
 
 Kind = Literal["before_llm_call", "after_llm_call", "before_tool_call", "after_tool_call"]
@@ -155,6 +156,8 @@ class HookRegistry:
 
 _global = HookRegistry()
 _scopes: ContextVar[tuple[HookRegistry, ...]] = ContextVar("anycrew_hook_scopes", default=())
+# Runs started in a scope keep its hooks in the helper threads of stream sessions too.
+runtime.carry_into_helper_threads(_scopes)
 
 
 def active_registry() -> HookRegistry:

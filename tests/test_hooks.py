@@ -117,8 +117,8 @@ async def multiply(a: int, b: int) -> int:
     return a * b
 
 
-def tool_llm(*steps: Any) -> LLM:
-    return LLM(model="sim", tool_calls=list(steps))
+def tool_llm(*steps: Any, native: bool = True) -> LLM:
+    return LLM(model="sim", tool_calls=list(steps), native_tools=native)
 
 
 # -- the public surface ------------------------------------------------------------
@@ -414,8 +414,11 @@ async def test_iterations_count_the_agents_earlier_calls() -> None:
 # -- tool call hooks ---------------------------------------------------------------
 
 
-async def test_before_tool_call_mutates_the_input(recorder: Recorder) -> None:
-    llm = tool_llm([{"name": "add", "arguments": {"a": 2, "b": 3}}], "Final Answer: done")
+@pytest.mark.parametrize("native", [True, False], ids=["native", "react"])
+async def test_before_tool_call_mutates_the_input(native: bool, recorder: Recorder) -> None:
+    llm = tool_llm(
+        [{"name": "add", "arguments": {"a": 2, "b": 3}}], "Final Answer: done", native=native
+    )
     contexts: list[ToolCallHookContext] = []
     crew = crew_of("Calculator", llm=llm, tools=[add])
     with scoped_hooks():

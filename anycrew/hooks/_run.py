@@ -54,6 +54,11 @@ def _roles(objects: StepObjects | None) -> tuple[str, ...]:
     return tuple(role for role in (written, filled) if isinstance(role, str))
 
 
+def _clip(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _allows(hook: Hook, verdict: Any) -> bool:
     """Whether a before hook's return value lets the call go ahead."""
     if verdict is None or verdict is True:
@@ -61,7 +66,7 @@ def _allows(hook: Hook, verdict: Any) -> bool:
     if verdict is False:
         return False
     raise TypeError(
-        f"{hook.kind} hook {hook.name!r} returned {verdict!r}; return False to block the "
+        f"{hook.kind} hook {hook.name!r} returned {_clip(verdict)}; return False to block the "
         "call, or None (or True) to let it go ahead"
     )
 
@@ -72,7 +77,7 @@ def _replacement(hook: Hook, returned: Any) -> str | None:
         return returned
     what = "response" if hook.kind == "after_llm_call" else "tool result"
     raise TypeError(
-        f"{hook.kind} hook {hook.name!r} returned {returned!r}; return a str to replace "
+        f"{hook.kind} hook {hook.name!r} returned {_clip(returned)}; return a str to replace "
         f"the {what}, or None to keep it"
     )
 

@@ -239,6 +239,35 @@ async def test_before_llm_call_mutates_the_messages_for_every_entry(
     assert (context.iterations, context.response) == (0, None)
 
 
+async def _hooked_run(entry: Entry, recorder: Recorder) -> tuple[Any, ...]:
+    recorder.events.clear()
+    calls: list[str] = []
+    llm = tool_llm([{"name": "add", "arguments": {"a": 2, "b": 3}}], "Final Answer: done")
+    with scoped_hooks():
+
+        @before_tool_call
+        def triple(context: ToolCallHookContext) -> None:
+            calls.append(f"tool {context.tool_name}")
+            context.tool_input["a"] *= 3
+
+        @after_llm_call
+        async def sign(context: LLMCallHookContext) -> str | None:
+            calls.append(f"llm {context.iterations}")
+            return f"{context.response} (signed)" if context.response else None
+
+        output = await entry(crew_of("Calculator", llm=llm, tools=[add]), {"topic": "x"})
+    tool_outputs = [e.output for e in recorder.of(ToolUsageFinishedEvent)]
+    return output.raw, tool_outputs, calls, recorder.types
+
+
+async def test_every_entry_gives_the_same_hooked_run(recorder: Recorder) -> None:
+    seen = {name: await _hooked_run(entry, recorder) for name, entry in ENTRIES.items()}
+    reference = seen["akickoff"]
+    assert reference[:3] == ("done (signed)", [9], ["llm 0", "tool add", "llm 1"])
+    for name, run in seen.items():
+        assert run == reference, name
+
+
 @entries
 async def test_before_llm_call_returning_false_blocks_and_fails_the_run(
     entry: Entry, recorder: Recorder
@@ -510,6 +539,27 @@ async def test_after_tool_call_replaces_what_the_agent_sees(recorder: Recorder) 
     second_call = recorder.of(LLMCallStartedEvent)[1]
     observations = [m["content"] for m in second_call.messages if m["role"] == "tool"]
     assert observations == ["5", "20 (checked)"]
+
+
+async def test_tool_hooks_run_for_cached_results_too(recorder: Recorder) -> None:
+    call = {"name": "add", "arguments": {"a": 1, "b": 2}}
+    llm = tool_llm([call], [call], "Final Answer: done")
+    before: list[dict[str, Any]] = []
+    with scoped_hooks():
+
+        @before_tool_call
+        def note(context: ToolCallHookContext) -> None:
+            before.append(dict(context.tool_input))
+
+        @after_tool_call
+        def star(context: ToolCallHookContext) -> str:
+            return f"{context.tool_result}*"
+
+        await crew_of("Calculator", llm=llm, tools=[add]).akickoff({"topic": "x"})
+    assert before == [{"a": 1, "b": 2}] * 2
+    assert [e.from_cache for e in recorder.of(ToolUsageFinishedEvent)] == [False, True]
+    last_call = recorder.of(LLMCallStartedEvent)[-1]
+    assert [m["content"] for m in last_call.messages if m["role"] == "tool"] == ["3*", "3*"]
 
 
 async def test_tool_filters_by_name_and_agent() -> None:

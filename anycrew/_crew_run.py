@@ -161,6 +161,7 @@ async def _execute_crew(
     try:
         with (
             runtime.span(started.event_id),
+            step_context(crew=crew),
             collect_usage(usage),
             tool_state(crew.cache),
             rate_limited(crew._rpm),
@@ -277,7 +278,7 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
     verbose = verbose or plan.agent.verbose
     if verbose:
         say(f"task {task.display_name!r} started by {plan.persona.role!r}")
-    with step_context(task_id=str(task.id), task_name=task.display_name):
+    with step_context(task_id=str(task.id), task_name=task.display_name, task=task):
         started = await emit(task, TaskStartedEvent(context=context or None))
         try:
             with runtime.span(started.event_id):

@@ -180,7 +180,10 @@ class Agent(BaseModel):
             context=context,
             output_schema=output_model.model_json_schema() if output_model else None,
         )
-        with step_context(agent_id=str(self.id), agent_role=persona.role), rate_limited(self._rpm):
+        with (
+            step_context(agent_id=str(self.id), agent_role=persona.role, agent=self),
+            rate_limited(self._rpm),
+        ):
             started = await emit(
                 self,
                 AgentExecutionStartedEvent(

@@ -2,7 +2,9 @@
 
 A flow wires methods with ``@start``, ``@listen`` and ``@router`` and runs them with
 structured concurrency; see :class:`Flow`. ``@persist`` saves the state through
-``anycrew.flow.persistence`` so a run can resume or fork.
+``anycrew.flow.persistence`` so a run can resume or fork. ``@human_feedback`` asks a
+person to review a method's output (``anycrew.flow.async_feedback`` for providers
+that pause the flow until the answer comes).
 """
 
 from .decorators import (
@@ -27,5 +29,18 @@ from .decorators import (
     start as start,
 )
 from .flow import Flow as Flow
+from .human_feedback import HumanFeedbackResult as HumanFeedbackResult
+from .human_feedback import human_feedback as human_feedback
 
-__all__ = ["Condition", "Flow", "and_", "listen", "or_", "persist", "router", "start"]
+__all__ = [
+    "Condition",
+    "Flow",
+    "HumanFeedbackResult",
+    "and_",
+    "human_feedback",
+    "listen",
+    "or_",
+    "persist",
+    "router",
+    "start",
+]

@@ -8,7 +8,7 @@ import os
 import threading
 import typing
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -31,16 +31,30 @@ from ..events.flow_events import (
     FlowCreatedEvent,
     FlowFailedEvent,
     FlowFinishedEvent,
+    FlowPausedEvent,
     FlowStartedEvent,
+    HumanFeedbackReceivedEvent,
+    HumanFeedbackRequestedEvent,
     MethodExecutionCancelledEvent,
     MethodExecutionFailedEvent,
     MethodExecutionFinishedEvent,
+    MethodExecutionPausedEvent,
     MethodExecutionStartedEvent,
 )
 from ..llms._invoke import describe_error
 from ..streaming.sessions import AsyncStreamSession, StreamSession
+from .async_feedback.types import HumanFeedbackPending, PendingFeedbackContext, json_safe
 from .decorators import Condition
-from .persistence import FlowPersistence, default_persistence
+from .human_feedback import (
+    HumanFeedbackConfig,
+    HumanFeedbackResult,
+    build_context,
+    collapse_to_outcome,
+    request_feedback,
+    result_from_dict,
+    result_to_dict,
+)
+from .persistence import FlowPersistence, PersistenceError, default_persistence
 
 StateT = TypeVar("StateT")
 
@@ -83,14 +97,74 @@ def _check_sources(restore_from_state_id: str | None, from_checkpoint: Any) -> N
 
 
 @dataclass
+class _Resume:
+    """Where a run picks up: the methods an earlier, unfinished run completed.
+
+    ``completed`` holds one record per completed call, in order: ``{"method": name,
+    "output": JSON output, "label": router label or None, "feedback": a saved
+    HumanFeedbackResult or None}``. With ``feedback`` set, the run also delivers that
+    text to the paused method of ``pending``.
+    """
+
+    run_id: str
+    completed: list[dict[str, Any]]
+    store: FlowPersistence | None = None
+    pending: PendingFeedbackContext | None = None
+    feedback: str | None = None
+
+
+@dataclass
 class _FlowRun:
     """One kickoff's bookkeeping."""
 
     task_group: anyio.abc.TaskGroup
     listeners: dict[str, _Listener]
+    run_id: str
     calls: Counter[str] = field(default_factory=Counter)
     started: int = 0
     last_output: Any = None
+    #: Records of this run's completed calls (see _Resume), saved with the state.
+    completed: list[dict[str, Any]] = field(default_factory=list)
+    #: Per method, the records of calls an earlier run completed: replayed, not rerun.
+    replay: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
+    #: The paused method's context and the feedback it now gets, until delivered.
+    feedback: tuple[PendingFeedbackContext, str] | None = None
+    pending_store: FlowPersistence | None = None
+    #: Stores holding this run's progress; told when the run finishes.
+    stores: list[FlowPersistence] = field(default_factory=list)
+
+    def progress(self) -> dict[str, Any]:
+        return {"run": self.run_id, "completed": list(self.completed), "finished": False}
+
+    def uses(self, store: FlowPersistence) -> None:
+        if not any(s is store for s in self.stores):
+            self.stores.append(store)
+
+
+def _first_pending(exc: BaseException) -> HumanFeedbackPending | None:
+    """The HumanFeedbackPending *exc* is or holds (the first one, in a group)."""
+    if isinstance(exc, HumanFeedbackPending):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_pending(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _records(flow_id: str, progress: Any) -> list[dict[str, Any]]:
+    """The completed-call records of a saved progress, checked."""
+    completed = progress.get("completed") if isinstance(progress, dict) else None
+    if not isinstance(completed, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("method"), str) for r in completed
+    ):
+        raise PersistenceError(
+            f"the saved run progress of flow {flow_id!r} is malformed; the record is "
+            "corrupt: delete it or resume from another flow id",
+            flow_uuid=flow_id,
+        )
+    return completed
 
 
 class Flow(Generic[StateT]):
@@ -120,11 +194,13 @@ class Flow(Generic[StateT]):
     _takes_input: ClassVar[frozenset[str]] = frozenset()
     _state_type: ClassVar[type[BaseModel] | None] = None
     _persisted: ClassVar[dict[str, Any]] = {}
+    _feedback: ClassVar[dict[str, HumanFeedbackConfig]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         starts, listeners, routers, takes_input = [], {}, set(), set()
         persisted: dict[str, Any] = {}
+        feedback: dict[str, HumanFeedbackConfig] = {}
         for name in dir(cls):
             method = getattr(cls, name, None)
             if not callable(method) or name.startswith("__"):
@@ -139,6 +215,14 @@ class Flow(Generic[StateT]):
             marker = getattr(method, "__flow_persist__", None)
             if marker is not None:
                 persisted[name] = marker
+            review = getattr(method, "__flow_feedback__", None)
+            if isinstance(review, HumanFeedbackConfig):
+                if name not in starts and trigger is None:
+                    raise TypeError(
+                        f"{cls.__name__}.{name} has @human_feedback but never runs: "
+                        "make it a @start() or @listen(...) method"
+                    )
+                feedback[name] = review
             if name in starts or trigger is not None:
                 parameters = list(inspect.signature(method).parameters)[1:]
                 if parameters:
@@ -146,6 +230,7 @@ class Flow(Generic[StateT]):
         cls._starts, cls._listeners = starts, listeners
         cls._routers, cls._takes_input = frozenset(routers), frozenset(takes_input)
         cls._persisted = persisted
+        cls._feedback = feedback
         for base in getattr(cls, "__orig_bases__", ()):
             if typing.get_origin(base) is Flow:
                 (argument,) = typing.get_args(base)
@@ -168,6 +253,11 @@ class Flow(Generic[StateT]):
         self._persistence = persistence
         self._state: Any = self._fresh_state()
         self.method_outputs: list[Any] = []
+        #: Every review of this run (a resumed run includes the earlier ones).
+        self.human_feedback_history: list[HumanFeedbackResult] = []
+        #: The latest review, or None.
+        self.last_human_feedback: HumanFeedbackResult | None = None
+        self._pending: _Resume | None = None
         self.state_thread_lock = threading.Lock()
         # Replaced at the start of every run: an anyio lock belongs to one event loop.
         self.state_lock = anyio.Lock()
@@ -284,6 +374,143 @@ class Flow(Generic[StateT]):
         """The async form of :meth:`stream_events` (use ``async with``)."""
         return AsyncStreamSession(partial(self._start_run, inputs, None))
 
+    # -- human feedback: pausing and resuming --------------------------------------------
+
+    @property
+    def pending_feedback(self) -> PendingFeedbackContext | None:
+        """The feedback this flow waits for (after a pause or ``from_pending``), or None."""
+        return self._pending.pending if self._pending is not None else None
+
+    @classmethod
+    def from_pending(
+        cls, flow_id: str, persistence: FlowPersistence | None = None, **kwargs: Any
+    ) -> Flow[Any]:
+        """Rebuild a flow paused for human feedback, ready for :meth:`resume`.
+
+        The state is restored as it was when the flow paused; the methods it had
+        completed will not run again.
+
+        Args:
+            flow_id: the paused flow's id (``pending.context.flow_id``).
+            persistence: where the pause was saved; default: the class's
+                ``@persist`` store, else the default SQLite file.
+            **kwargs: passed to the flow's constructor.
+
+        Raises:
+            ValueError: nothing waits for feedback under *flow_id* in that store.
+            PersistenceError: the saved record is unreadable.
+        """
+        store = persistence if persistence is not None else cls._feedback_store_for(None)
+        record = runtime.run_blocking(
+            store.load_pending_feedback,
+            flow_id,
+            entry_name="from_pending",
+            async_name="afrom_pending",
+        )
+        return cls._from_record(flow_id, record, store, kwargs)
+
+    @classmethod
+    async def afrom_pending(
+        cls, flow_id: str, persistence: FlowPersistence | None = None, **kwargs: Any
+    ) -> Flow[Any]:
+        """The async form of :meth:`from_pending` (for code running on an event loop)."""
+        store = persistence if persistence is not None else cls._feedback_store_for(None)
+        record = await store.load_pending_feedback(flow_id)
+        return cls._from_record(flow_id, record, store, kwargs)
+
+    @classmethod
+    def _from_record(
+        cls,
+        flow_id: str,
+        record: dict[str, Any] | None,
+        store: FlowPersistence,
+        kwargs: dict[str, Any],
+    ) -> Flow[Any]:
+        if record is None:
+            raise ValueError(
+                f"no human feedback is pending for flow {flow_id!r} in {store!r}: it never "
+                "paused, was resumed already, or paused in another store (pass persistence=)"
+            )
+        try:
+            context = PendingFeedbackContext.from_dict(record["context"])
+            state = record["state"]
+            progress = record["progress"]
+            completed = _records(flow_id, progress)
+            if not isinstance(state, dict):
+                raise TypeError("the saved state is not an object")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PersistenceError(
+                f"the pending feedback record of flow {flow_id!r} is malformed ({exc}); "
+                "the record is corrupt: delete it or resume from another flow id",
+                flow_uuid=flow_id,
+            ) from exc
+        if context.method_name not in cls._feedback:
+            raise ValueError(
+                f"flow {flow_id!r} paused at {context.flow_class}.{context.method_name}, "
+                f"but {cls.__name__} has no @human_feedback method {context.method_name!r}; "
+                "call from_pending on the class that paused"
+            )
+        flow = cls(persistence=store, **kwargs)
+        flow._restore(state)
+        flow._pending = _Resume(str(progress.get("run") or uuid.uuid4()), completed, store, context)
+        return flow
+
+    def resume(self, feedback: str = "") -> Any:
+        """Deliver *feedback* to the paused method and run the flow on to its end.
+
+        The paused method's routing and listeners run; methods completed before the
+        pause do not run again. Returns the flow's output, or a new
+        ``HumanFeedbackPending`` if the flow pauses again.
+
+        Raises:
+            ValueError: the flow waits for no feedback (use :meth:`from_pending`).
+            TypeError: *feedback* is not a str.
+        """
+        self._check_resumable(feedback)
+        return runtime.run_blocking(
+            self.resume_async, feedback, entry_name="resume", async_name="resume_async"
+        )
+
+    async def resume_async(self, feedback: str = "") -> Any:
+        """The async form of :meth:`resume`: runs in the caller's task."""
+        pending = self._check_resumable(feedback)
+        resume = _Resume(
+            pending.run_id, pending.completed, pending.store, pending.pending, feedback
+        )
+        return await runtime.open_run(
+            partial(self._run, {}, resume), router=event_bus.active_registry()
+        )
+
+    def _check_resumable(self, feedback: object) -> _Resume:
+        if self._pending is None or self._pending.pending is None:
+            raise ValueError(
+                f"{self.name} (flow {self.flow_id!r}) waits for no human feedback: restore "
+                f"a paused flow with {self.name}.from_pending(flow_id) first"
+            )
+        if not isinstance(feedback, str):
+            raise TypeError(f"feedback must be a str, got {type(feedback).__name__}")
+        return self._pending
+
+    @classmethod
+    def _feedback_store_for(cls, flow: Flow[Any] | None) -> FlowPersistence:
+        """Where pauses are saved: the flow's store, the class's @persist store, or SQLite."""
+        if flow is not None:
+            store = flow._store()
+            if store is not None:
+                return store
+            if flow._persistence is None:
+                flow._persistence = default_persistence()
+            return flow._persistence
+        marker = getattr(cls, "__flow_persist_all__", None)
+        if isinstance(marker, FlowPersistence):
+            return marker
+        for marker in cls._persisted.values():
+            if isinstance(marker, FlowPersistence):
+                return marker
+        return default_persistence()
+
+    # -- persistence ----------------------------------------------------------------------
+
     def _store(self, method: str | None = None) -> FlowPersistence | None:
         """Where *method*'s completion is saved (any store at all if *method* is None)."""
         cls = type(self)
@@ -300,27 +527,45 @@ class Flow(Generic[StateT]):
             self._persistence = default_persistence()
         return self._persistence
 
-    async def _hydrate(self, inputs: Mapping[str, Any] | None, restore: str | None) -> None:
-        store = self._store()
-        wanted = dict(inputs or {})
-        source = restore if restore is not None else wanted.get("id")
-        if source is None:
-            return
-        snapshot = await store.load_state(str(source)) if store is not None else None
-        if snapshot is None:
-            if restore is not None:
-                logger.info("no saved state for flow %r; %s starts afresh", source, self.name)
-            return
+    def _restore(self, snapshot: dict[str, Any]) -> None:
         state = self._state
         self._state = (
             type(state).model_validate(snapshot) if isinstance(state, BaseModel) else dict(snapshot)
         )
+
+    async def _hydrate(
+        self, inputs: Mapping[str, Any] | None, restore: str | None
+    ) -> _Resume | None:
+        """Load the saved state to resume or fork from; return an unfinished run's progress."""
+        store = self._store()
+        wanted = dict(inputs or {})
+        source = restore if restore is not None else wanted.get("id")
+        if source is None:
+            return None
+        found = await store.load_snapshot(str(source)) if store is not None else None
+        if found is None:
+            if restore is not None:
+                logger.info("no saved state for flow %r; %s starts afresh", source, self.name)
+            return None
+        snapshot, progress = found
+        self._restore(snapshot)
         if restore is not None:  # a fork: save under a new id, leaving the source alone
             new_id = wanted.get("id") or str(uuid.uuid4())
             if isinstance(self._state, dict):
                 self._state["id"] = new_id
             else:
                 self._state.id = new_id
+            return None
+        if progress is None or progress.get("finished", True):
+            return None  # a finished run (or one saved without progress): a new run
+        completed = _records(str(source), progress)
+        logger.info(
+            "%s resumes flow %r after %d completed method call(s)",
+            self.name,
+            source,
+            len(completed),
+        )
+        return _Resume(str(progress.get("run") or uuid.uuid4()), completed, store)
 
     async def _start_run(
         self,
@@ -328,17 +573,19 @@ class Flow(Generic[StateT]):
         restore: str | None,
         on_open: runtime.OnOpen | None,
     ) -> Any:
-        await self._hydrate(inputs, restore)
+        resume = await self._hydrate(inputs, restore)
         checked = self._apply_inputs(inputs)
         return await runtime.open_run(
-            partial(self._run, checked), router=event_bus.active_registry(), on_open=on_open
+            partial(self._run, checked, resume), router=event_bus.active_registry(), on_open=on_open
         )
 
     # -- the run --------------------------------------------------------------------------
 
-    async def _run(self, inputs: dict[str, Any], _run: runtime.Run) -> Any:
+    async def _run(self, inputs: dict[str, Any], resume: _Resume | None, _run: runtime.Run) -> Any:
         self.state_lock = anyio.Lock()
         self.method_outputs = []
+        self.human_feedback_history = []
+        self.last_human_feedback = None
         if not self._announced:
             self._announced = True
             await emit(self, FlowCreatedEvent(flow_name=self.name))
@@ -347,7 +594,11 @@ class Flow(Generic[StateT]):
             with runtime.span(started.event_id):
                 async with anyio.create_task_group() as tg:
                     listeners = {n: _Listener(c) for n, c in type(self)._listeners.items()}
-                    flow_run = _FlowRun(tg, listeners)
+                    flow_run = _FlowRun(
+                        tg, listeners, resume.run_id if resume else uuid.uuid4().hex
+                    )
+                    if resume is not None:
+                        self._prepare_resume(flow_run, resume)
                     for name in type(self)._starts:
                         tg.start_soon(self._execute, flow_run, name, None, None)
         except anyio.get_cancelled_exc_class():
@@ -356,6 +607,9 @@ class Flow(Generic[StateT]):
             )
             raise
         except BaseException as exc:
+            pending = _first_pending(exc)
+            if pending is not None:
+                return await self._pause(flow_run, pending, started.event_id)
             error = runtime.unwrap_group(exc) if isinstance(exc, BaseExceptionGroup) else exc
             await emit(
                 self,
@@ -368,6 +622,8 @@ class Flow(Generic[StateT]):
             if error is exc:
                 raise
             raise error from None
+        for store in flow_run.stores:
+            await store.mark_finished(self.flow_id, flow_run.progress())
         result = flow_run.last_output
         await emit(
             self,
@@ -376,6 +632,45 @@ class Flow(Generic[StateT]):
             ),
         )
         return result
+
+    def _prepare_resume(self, flow_run: _FlowRun, resume: _Resume) -> None:
+        for record in resume.completed:
+            flow_run.replay.setdefault(record["method"], deque()).append(record)
+        if resume.store is not None:
+            flow_run.uses(resume.store)
+        if resume.pending is not None and resume.feedback is not None:
+            flow_run.feedback = (resume.pending, resume.feedback)
+            flow_run.pending_store = resume.store
+
+    async def _pause(
+        self, flow_run: _FlowRun, pending: HumanFeedbackPending, started_event_id: str
+    ) -> HumanFeedbackPending:
+        """Save what the paused flow needs to resume, announce it, and return *pending*."""
+        store = type(self)._feedback_store_for(self)
+        progress = flow_run.progress()
+        state = json_safe(self._state)
+        record = {
+            "context": pending.context.to_dict(),
+            "callback_info": json_safe(pending.callback_info),
+            "state": state,
+            "progress": progress,
+        }
+        await store.save_pending_feedback(self.flow_id, record)
+        self._pending = _Resume(flow_run.run_id, list(flow_run.completed), store, pending.context)
+        context = pending.context
+        await emit(
+            self,
+            FlowPausedEvent(
+                flow_name=self.name,
+                flow_id=self.flow_id,
+                method_name=context.method_name,
+                message=context.message,
+                state=state,
+                emit=context.emit,
+                started_event_id=started_event_id,
+            ),
+        )
+        return pending
 
     async def _execute(
         self, flow_run: _FlowRun, name: str, argument: Any, triggered_by: str | None
@@ -389,20 +684,48 @@ class Flow(Generic[StateT]):
             )
         flow_run.started += 1
         order = flow_run.started
+        replayed = flow_run.replay.get(name)
+        if replayed:  # completed by the run this one resumes: reuse its record
+            await self._replay(flow_run, replayed.popleft(), order)
+            return
+        review = type(self)._feedback.get(name)
+        if (
+            flow_run.feedback is not None
+            and review is not None
+            and flow_run.feedback[0].method_name == name
+        ):
+            await self._deliver_feedback(flow_run, name, review, order)
+            return
         started = await emit(
             self,
             MethodExecutionStartedEvent(
                 flow_name=self.name, method_name=name, triggered_by_event_id=triggered_by
             ),
         )
+        feedback: HumanFeedbackResult | None = None
         try:
             with runtime.span(started.event_id):
                 result = await self._call(name, argument)
+                if review is not None:
+                    feedback = await self._review(name, review, result)
         except anyio.get_cancelled_exc_class():
             await emit_shielded(
                 self,
                 MethodExecutionCancelledEvent(
                     flow_name=self.name, method_name=name, started_event_id=started.event_id
+                ),
+            )
+            raise
+        except HumanFeedbackPending as pending:
+            await emit(
+                self,
+                MethodExecutionPausedEvent(
+                    flow_name=self.name,
+                    method_name=name,
+                    flow_id=self.flow_id,
+                    message=pending.context.message,
+                    emit=pending.context.emit,
+                    started_event_id=started.event_id,
                 ),
             )
             raise
@@ -417,6 +740,8 @@ class Flow(Generic[StateT]):
                 ),
             )
             raise
+        if feedback is not None:
+            result = feedback.outcome if review and review.emit else feedback
         finished = await emit(
             self,
             MethodExecutionFinishedEvent(
@@ -426,18 +751,108 @@ class Flow(Generic[StateT]):
                 started_event_id=started.event_id,
             ),
         )
+        await self._complete(flow_run, name, result, feedback, order, finished.event_id)
+
+    async def _review(
+        self, name: str, review: HumanFeedbackConfig, output: Any, given: str | None = None
+    ) -> HumanFeedbackResult:
+        """Get feedback on *output* (or use the *given* text) and collapse it if it routes."""
+        if given is None:
+            await emit(
+                self,
+                HumanFeedbackRequestedEvent(
+                    flow_name=self.name,
+                    method_name=name,
+                    output=json_safe(output),
+                    message=review.message,
+                    emit=list(review.emit) if review.emit else None,
+                ),
+            )
+            given = await request_feedback(self, review, build_context(self, name, review, output))
+        outcome = await collapse_to_outcome(given, review, name) if review.emit else None
+        result = HumanFeedbackResult(
+            output=output,
+            feedback=given,
+            outcome=outcome,
+            method_name=name,
+            metadata=dict(review.metadata),
+        )
+        self.human_feedback_history.append(result)
+        self.last_human_feedback = result
+        await emit(
+            self,
+            HumanFeedbackReceivedEvent(
+                flow_name=self.name, method_name=name, feedback=given, outcome=outcome
+            ),
+        )
+        return result
+
+    async def _deliver_feedback(
+        self, flow_run: _FlowRun, name: str, review: HumanFeedbackConfig, order: int
+    ) -> None:
+        """Finish the paused method with the feedback a resume brought (it does not rerun)."""
+        assert flow_run.feedback is not None
+        context, given = flow_run.feedback
+        flow_run.feedback = None
+        feedback = await self._review(name, review, context.method_output, given)
+        result = feedback.outcome if review.emit else feedback
+        finished = await emit(
+            self,
+            MethodExecutionFinishedEvent(flow_name=self.name, method_name=name, result=result),
+        )
+        await self._complete(flow_run, name, result, feedback, order, finished.event_id)
+        if flow_run.pending_store is not None:
+            await flow_run.pending_store.clear_pending_feedback(self.flow_id)
+        self._pending = None
+
+    async def _replay(self, flow_run: _FlowRun, record: dict[str, Any], order: int) -> None:
+        """Count a call an earlier run completed as done, and trigger what it triggered."""
+        name = record["method"]
+        saved = record.get("feedback")
+        feedback = result_from_dict(saved) if isinstance(saved, dict) else None
+        if feedback is not None:
+            self.human_feedback_history.append(feedback)
+            self.last_human_feedback = feedback
+        output = record.get("output")
+        self.method_outputs.append(output)
+        flow_run.last_output = output
+        flow_run.completed.append(record)
+        label = record.get("label")
+        fired = {name} | ({label} if isinstance(label, str) else set())
+        self._trigger(flow_run, fired, order, feedback or output, None)
+
+    async def _complete(
+        self,
+        flow_run: _FlowRun,
+        name: str,
+        result: Any,
+        feedback: HumanFeedbackResult | None,
+        order: int,
+        event_id: str,
+    ) -> None:
+        """Record a finished call, save the state if asked, and trigger the listeners."""
         self.method_outputs.append(result)
         flow_run.last_output = result
+        label: str | None = None
+        if name in type(self)._routers and result is not None:
+            label = str(result.value if isinstance(result, Enum) else result)
+        flow_run.completed.append(
+            {
+                "method": name,
+                "output": json_safe(result),
+                "label": label,
+                "feedback": result_to_dict(feedback) if feedback is not None else None,
+            }
+        )
         store = self._store(name)
         if store is not None:
-            await store.save_state(self.flow_id, name, self._state)
-        fired = {name}
-        if name in type(self)._routers and result is not None:
-            fired.add(str(result.value if isinstance(result, Enum) else result))
-        self._trigger(flow_run, fired, order, result, finished.event_id)
+            await store.save_progress(self.flow_id, name, self._state, flow_run.progress())
+            flow_run.uses(store)
+        fired = {name} | ({label} if label is not None else set())
+        self._trigger(flow_run, fired, order, feedback or result, event_id)
 
     def _trigger(
-        self, flow_run: _FlowRun, fired: set[str], order: int, result: Any, event_id: str
+        self, flow_run: _FlowRun, fired: set[str], order: int, result: Any, event_id: str | None
     ) -> None:
         for listener_name, listener in flow_run.listeners.items():
             relevant = fired & listener.condition.names()

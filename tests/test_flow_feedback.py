@@ -412,7 +412,8 @@ async def test_from_pending_and_resume_continue_without_rerunning(
     )
     assert recorder.types[-1] == "flow_finished"
     assert await store.load_pending_feedback(flow.flow_id) is None
-    assert flow.pending_feedback is None
+    still_pending: object = flow.pending_feedback
+    assert still_pending is None
     with pytest.raises(ValueError, match="waits for no human feedback"):
         await flow.resume_async("again")
 
@@ -476,7 +477,7 @@ def test_sync_from_pending_and_resume(store: SQLiteFlowPersistence) -> None:
     assert isinstance(paused, HumanFeedbackPending)
     flow = publishing.from_pending(paused.context.flow_id, persistence=store)
     assert flow.resume("good") == "published ARTICLE v1 on hail after 'good'"
-    assert flow.state.drafts == 1  # type: ignore[attr-defined]
+    assert flow.state.drafts == 1
     with pytest.raises(ValueError, match="waits for no human feedback"):
         flow.resume("again")
     with pytest.raises(ValueError, match="no human feedback is pending for flow 'nobody'"):
@@ -545,7 +546,12 @@ async def test_cancelling_a_flow_while_the_provider_waits(
 ) -> None:
     provider = Waiting()
     calls: list[str] = []
-    judge = LLM(model="sim", responder=lambda messages: calls.append("llm") or "approved")
+
+    def respond(messages: Any) -> str:
+        calls.append("llm")
+        return "approved"
+
+    judge = LLM(model="sim", responder=respond)
     flow = article_flow(provider, judge)(persistence=store)
     with anyio.CancelScope() as scope:
         async with anyio.create_task_group() as tg:

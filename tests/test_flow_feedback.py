@@ -30,7 +30,7 @@ from anycrew.flow.async_feedback import (
     HumanFeedbackProvider,
     PendingFeedbackContext,
 )
-from anycrew.flow.persistence import PersistenceError, SQLiteFlowPersistence
+from anycrew.flow.persistence import FlowPersistence, PersistenceError, SQLiteFlowPersistence
 
 from .conftest import Recorder
 
@@ -591,3 +591,34 @@ async def test_cancelling_a_resume_leaves_the_pending_feedback(
     assert "publish" not in started(recorder)
     # The feedback was not consumed: the flow still waits, and can be resumed again.
     assert await store.load_pending_feedback(flow.flow_id) is not None
+
+
+class FullDisk(FlowPersistence):
+    """A store that cannot save a pause (a real backend behind the seam, failing)."""
+
+    async def save_state(self, flow_uuid: str, method_name: str, state: Any) -> None:
+        return None
+
+    async def load_state(self, flow_uuid: str) -> dict[str, Any] | None:
+        return None
+
+    async def save_pending_feedback(self, flow_uuid: str, context: dict[str, Any]) -> None:
+        raise PersistenceError(f"could not save the pending feedback of {flow_uuid!r}: disk full")
+
+    async def load_pending_feedback(self, flow_uuid: str) -> dict[str, Any] | None:
+        return None
+
+    async def clear_pending_feedback(self, flow_uuid: str) -> None:
+        return None
+
+    async def history(self, flow_uuid: str) -> list[tuple[str, dict[str, Any]]]:
+        return []
+
+
+async def test_a_pause_that_cannot_be_saved_fails_the_flow(recorder: Recorder) -> None:
+    flow = article_flow(Pausing())(persistence=FullDisk())
+    with pytest.raises(PersistenceError, match="disk full"):
+        await flow.akickoff({"topic": "ash"})
+    assert recorder.types[-1] == "flow_failed"
+    assert "flow_paused" not in recorder.types
+    assert flow.pending_feedback is None

@@ -229,7 +229,10 @@ async def test_a_failed_run_resumes_on_the_branch_its_router_chose(
     resumed = crashing(store, broken=False)()
     assert await resumed.akickoff({"id": first.flow_id}) == "finished L"
     assert resumed.state.runs == {"begin": 1, "route": 1, "go_left": 1, "finish": 1}
-    assert [e.method_name for e in recorder.of(MethodExecutionStartedEvent)] == ["go_left", "finish"]
+    assert [e.method_name for e in recorder.of(MethodExecutionStartedEvent)] == [
+        "go_left",
+        "finish",
+    ]
     found = await store.load_snapshot(first.flow_id)
     assert found is not None
     _, progress = found
@@ -386,3 +389,18 @@ async def test_a_corrupt_progress_names_the_flow(store: SQLiteFlowPersistence) -
     await store.save_progress("bad", "begin", {"id": "bad"}, progress)
     with pytest.raises(PersistenceError, match="run progress of flow 'bad' is malformed"):
         await crashing(store, broken=False)().akickoff({"id": "bad"})
+
+
+async def test_from_checkpoint_is_refused_before_anything_runs(
+    store: SQLiteFlowPersistence, recorder: Recorder
+) -> None:
+    flow = crashing(store, broken=False)()
+    message = r"CrewAI checkpoint .* inputs=\{'id': \.\.\.\}.* restore_from_state_id"
+    with pytest.raises(NotImplementedError, match=message):
+        await flow.akickoff(from_checkpoint="./.checkpoints/run.json")
+    with pytest.raises(NotImplementedError, match=message):
+        await flow.kickoff_async(from_checkpoint="./.checkpoints/run.json")
+    with pytest.raises(NotImplementedError, match=message):
+        await anyio.to_thread.run_sync(lambda: flow.kickoff(from_checkpoint="x"))
+    assert recorder.events == []
+    assert await store.history(flow.flow_id) == []

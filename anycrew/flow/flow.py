@@ -90,8 +90,13 @@ def _check_sources(restore_from_state_id: str | None, from_checkpoint: Any) -> N
             "to hydrate the flow from"
         )
     if from_checkpoint is not None:
+        # CrewAI's from_checkpoint restores a file written by its separate checkpointing
+        # system (Flow(checkpoint=CheckpointConfig(...))), which anycrew does not have;
+        # @persist snapshots already give the two things it is used for.
         raise NotImplementedError(
-            "from_checkpoint is not supported yet; resume with inputs={'id': ...} or fork "
+            "from_checkpoint restores a CrewAI checkpoint (CheckpointConfig(restore_from=...)), "
+            "and anycrew has no checkpoint files; with @persist, resume an unfinished run "
+            "after its last completed method with inputs={'id': ...}, or fork a saved state "
             "with restore_from_state_id=..."
         )
 
@@ -608,9 +613,20 @@ class Flow(Generic[StateT]):
             raise
         except BaseException as exc:
             pending = _first_pending(exc)
-            if pending is not None:
-                return await self._pause(flow_run, pending, started.event_id)
             error = runtime.unwrap_group(exc) if isinstance(exc, BaseExceptionGroup) else exc
+            if pending is not None:
+                try:
+                    return await self._pause(flow_run, pending, started.event_id)
+                except Exception as failure:  # the pause could not be saved
+                    await emit(
+                        self,
+                        FlowFailedEvent(
+                            flow_name=self.name,
+                            error=describe_error(failure),
+                            started_event_id=started.event_id,
+                        ),
+                    )
+                    raise
             await emit(
                 self,
                 FlowFailedEvent(

@@ -8,9 +8,7 @@ import os
 import threading
 import typing
 import uuid
-from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from pathlib import Path
@@ -33,8 +31,6 @@ from ..events.flow_events import (
     FlowFinishedEvent,
     FlowPausedEvent,
     FlowStartedEvent,
-    HumanFeedbackReceivedEvent,
-    HumanFeedbackRequestedEvent,
     MethodExecutionCancelledEvent,
     MethodExecutionFailedEvent,
     MethodExecutionFinishedEvent,
@@ -43,17 +39,18 @@ from ..events.flow_events import (
 )
 from ..llms._invoke import describe_error
 from ..streaming.sessions import AsyncStreamSession, StreamSession
+from ._progress import (
+    FlowRun,
+    Listener,
+    Resume,
+    checked_records,
+    completion_record,
+    first_pending,
+    saved_feedback,
+)
 from .async_feedback.types import HumanFeedbackPending, PendingFeedbackContext, json_safe
 from .decorators import Condition
-from .human_feedback import (
-    HumanFeedbackConfig,
-    HumanFeedbackResult,
-    build_context,
-    collapse_to_outcome,
-    request_feedback,
-    result_from_dict,
-    result_to_dict,
-)
+from .human_feedback import HumanFeedbackConfig, HumanFeedbackResult, review_output
 from .persistence import FlowPersistence, PersistenceError, default_persistence
 
 StateT = TypeVar("StateT")
@@ -76,13 +73,6 @@ def _with_id(model: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-@dataclass
-class _Listener:
-    condition: Condition
-    seen: set[str] = field(default_factory=set)
-    armed_after: int = -1  # runs that started before this do not count (an old cycle)
-
-
 def _check_sources(restore_from_state_id: str | None, from_checkpoint: Any) -> None:
     if restore_from_state_id is not None and from_checkpoint is not None:
         raise ValueError(
@@ -99,77 +89,6 @@ def _check_sources(restore_from_state_id: str | None, from_checkpoint: Any) -> N
             "after its last completed method with inputs={'id': ...}, or fork a saved state "
             "with restore_from_state_id=..."
         )
-
-
-@dataclass
-class _Resume:
-    """Where a run picks up: the methods an earlier, unfinished run completed.
-
-    ``completed`` holds one record per completed call, in order: ``{"method": name,
-    "output": JSON output, "label": router label or None, "feedback": a saved
-    HumanFeedbackResult or None}``. With ``feedback`` set, the run also delivers that
-    text to the paused method of ``pending``.
-    """
-
-    run_id: str
-    completed: list[dict[str, Any]]
-    store: FlowPersistence | None = None
-    pending: PendingFeedbackContext | None = None
-    feedback: str | None = None
-
-
-@dataclass
-class _FlowRun:
-    """One kickoff's bookkeeping."""
-
-    task_group: anyio.abc.TaskGroup
-    listeners: dict[str, _Listener]
-    run_id: str
-    calls: Counter[str] = field(default_factory=Counter)
-    started: int = 0
-    last_output: Any = None
-    #: Records of this run's completed calls (see _Resume), saved with the state.
-    completed: list[dict[str, Any]] = field(default_factory=list)
-    #: Per method, the records of calls an earlier run completed: replayed, not rerun.
-    replay: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
-    #: The paused method's context and the feedback it now gets, until delivered.
-    feedback: tuple[PendingFeedbackContext, str] | None = None
-    pending_store: FlowPersistence | None = None
-    #: Stores holding this run's progress; told when the run finishes.
-    stores: list[FlowPersistence] = field(default_factory=list)
-
-    def progress(self) -> dict[str, Any]:
-        return {"run": self.run_id, "completed": list(self.completed), "finished": False}
-
-    def uses(self, store: FlowPersistence) -> None:
-        if not any(s is store for s in self.stores):
-            self.stores.append(store)
-
-
-def _first_pending(exc: BaseException) -> HumanFeedbackPending | None:
-    """The HumanFeedbackPending *exc* is or holds (the first one, in a group)."""
-    if isinstance(exc, HumanFeedbackPending):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _first_pending(inner)
-            if found is not None:
-                return found
-    return None
-
-
-def _records(flow_id: str, progress: Any) -> list[dict[str, Any]]:
-    """The completed-call records of a saved progress, checked."""
-    completed = progress.get("completed") if isinstance(progress, dict) else None
-    if not isinstance(completed, list) or not all(
-        isinstance(r, dict) and isinstance(r.get("method"), str) for r in completed
-    ):
-        raise PersistenceError(
-            f"the saved run progress of flow {flow_id!r} is malformed; the record is "
-            "corrupt: delete it or resume from another flow id",
-            flow_uuid=flow_id,
-        )
-    return completed
 
 
 class Flow(Generic[StateT]):
@@ -262,7 +181,7 @@ class Flow(Generic[StateT]):
         self.human_feedback_history: list[HumanFeedbackResult] = []
         #: The latest review, or None.
         self.last_human_feedback: HumanFeedbackResult | None = None
-        self._pending: _Resume | None = None
+        self._pending: Resume | None = None
         self.state_thread_lock = threading.Lock()
         # Replaced at the start of every run: an anyio lock belongs to one event loop.
         self.state_lock = anyio.Lock()
@@ -440,7 +359,7 @@ class Flow(Generic[StateT]):
             context = PendingFeedbackContext.from_dict(record["context"])
             state = record["state"]
             progress = record["progress"]
-            completed = _records(flow_id, progress)
+            completed = checked_records(flow_id, progress)
             if not isinstance(state, dict):
                 raise TypeError("the saved state is not an object")
         except (KeyError, TypeError, ValueError) as exc:
@@ -457,7 +376,7 @@ class Flow(Generic[StateT]):
             )
         flow = cls(persistence=store, **kwargs)
         flow._restore(state)
-        flow._pending = _Resume(str(progress.get("run") or uuid.uuid4()), completed, store, context)
+        flow._pending = Resume(str(progress.get("run") or uuid.uuid4()), completed, store, context)
         return flow
 
     def resume(self, feedback: str = "") -> Any:
@@ -479,14 +398,12 @@ class Flow(Generic[StateT]):
     async def resume_async(self, feedback: str = "") -> Any:
         """The async form of :meth:`resume`: runs in the caller's task."""
         pending = self._check_resumable(feedback)
-        resume = _Resume(
-            pending.run_id, pending.completed, pending.store, pending.pending, feedback
-        )
+        resume = Resume(pending.run_id, pending.completed, pending.store, pending.pending, feedback)
         return await runtime.open_run(
             partial(self._run, {}, resume), router=event_bus.active_registry()
         )
 
-    def _check_resumable(self, feedback: object) -> _Resume:
+    def _check_resumable(self, feedback: object) -> Resume:
         if self._pending is None or self._pending.pending is None:
             raise ValueError(
                 f"{self.name} (flow {self.flow_id!r}) waits for no human feedback: restore "
@@ -540,7 +457,7 @@ class Flow(Generic[StateT]):
 
     async def _hydrate(
         self, inputs: Mapping[str, Any] | None, restore: str | None
-    ) -> _Resume | None:
+    ) -> Resume | None:
         """Load the saved state to resume or fork from; return an unfinished run's progress."""
         store = self._store()
         wanted = dict(inputs or {})
@@ -563,14 +480,14 @@ class Flow(Generic[StateT]):
             return None
         if progress is None or progress.get("finished", True):
             return None  # a finished run (or one saved without progress): a new run
-        completed = _records(str(source), progress)
+        completed = checked_records(str(source), progress)
         logger.info(
             "%s resumes flow %r after %d completed method call(s)",
             self.name,
             source,
             len(completed),
         )
-        return _Resume(str(progress.get("run") or uuid.uuid4()), completed, store)
+        return Resume(str(progress.get("run") or uuid.uuid4()), completed, store)
 
     async def _start_run(
         self,
@@ -586,7 +503,7 @@ class Flow(Generic[StateT]):
 
     # -- the run --------------------------------------------------------------------------
 
-    async def _run(self, inputs: dict[str, Any], resume: _Resume | None, _run: runtime.Run) -> Any:
+    async def _run(self, inputs: dict[str, Any], resume: Resume | None, _run: runtime.Run) -> Any:
         self.state_lock = anyio.Lock()
         self.method_outputs = []
         self.human_feedback_history = []
@@ -598,12 +515,10 @@ class Flow(Generic[StateT]):
         try:
             with runtime.span(started.event_id):
                 async with anyio.create_task_group() as tg:
-                    listeners = {n: _Listener(c) for n, c in type(self)._listeners.items()}
-                    flow_run = _FlowRun(
-                        tg, listeners, resume.run_id if resume else uuid.uuid4().hex
-                    )
+                    listeners = {n: Listener(c) for n, c in type(self)._listeners.items()}
+                    flow_run = FlowRun(tg, listeners, resume.run_id if resume else uuid.uuid4().hex)
                     if resume is not None:
-                        self._prepare_resume(flow_run, resume)
+                        flow_run.resume_from(resume)
                     for name in type(self)._starts:
                         tg.start_soon(self._execute, flow_run, name, None, None)
         except anyio.get_cancelled_exc_class():
@@ -612,7 +527,7 @@ class Flow(Generic[StateT]):
             )
             raise
         except BaseException as exc:
-            pending = _first_pending(exc)
+            pending = first_pending(exc)
             error = runtime.unwrap_group(exc) if isinstance(exc, BaseExceptionGroup) else exc
             if pending is not None:
                 try:
@@ -649,17 +564,8 @@ class Flow(Generic[StateT]):
         )
         return result
 
-    def _prepare_resume(self, flow_run: _FlowRun, resume: _Resume) -> None:
-        for record in resume.completed:
-            flow_run.replay.setdefault(record["method"], deque()).append(record)
-        if resume.store is not None:
-            flow_run.uses(resume.store)
-        if resume.pending is not None and resume.feedback is not None:
-            flow_run.feedback = (resume.pending, resume.feedback)
-            flow_run.pending_store = resume.store
-
     async def _pause(
-        self, flow_run: _FlowRun, pending: HumanFeedbackPending, started_event_id: str
+        self, flow_run: FlowRun, pending: HumanFeedbackPending, started_event_id: str
     ) -> HumanFeedbackPending:
         """Save what the paused flow needs to resume, announce it, and return *pending*."""
         store = type(self)._feedback_store_for(self)
@@ -672,7 +578,7 @@ class Flow(Generic[StateT]):
             "progress": progress,
         }
         await store.save_pending_feedback(self.flow_id, record)
-        self._pending = _Resume(flow_run.run_id, list(flow_run.completed), store, pending.context)
+        self._pending = Resume(flow_run.run_id, list(flow_run.completed), store, pending.context)
         context = pending.context
         await emit(
             self,
@@ -689,7 +595,7 @@ class Flow(Generic[StateT]):
         return pending
 
     async def _execute(
-        self, flow_run: _FlowRun, name: str, argument: Any, triggered_by: str | None
+        self, flow_run: FlowRun, name: str, argument: Any, triggered_by: str | None
     ) -> None:
         flow_run.calls[name] += 1
         if flow_run.calls[name] > self.max_method_calls:
@@ -723,7 +629,7 @@ class Flow(Generic[StateT]):
             with runtime.span(started.event_id):
                 result = await self._call(name, argument)
                 if review is not None:
-                    feedback = await self._review(name, review, result)
+                    feedback = await review_output(self, name, review, result)
         except anyio.get_cancelled_exc_class():
             await emit_shielded(
                 self,
@@ -769,48 +675,14 @@ class Flow(Generic[StateT]):
         )
         await self._complete(flow_run, name, result, feedback, order, finished.event_id)
 
-    async def _review(
-        self, name: str, review: HumanFeedbackConfig, output: Any, given: str | None = None
-    ) -> HumanFeedbackResult:
-        """Get feedback on *output* (or use the *given* text) and collapse it if it routes."""
-        if given is None:
-            await emit(
-                self,
-                HumanFeedbackRequestedEvent(
-                    flow_name=self.name,
-                    method_name=name,
-                    output=json_safe(output),
-                    message=review.message,
-                    emit=list(review.emit) if review.emit else None,
-                ),
-            )
-            given = await request_feedback(self, review, build_context(self, name, review, output))
-        outcome = await collapse_to_outcome(given, review, name) if review.emit else None
-        result = HumanFeedbackResult(
-            output=output,
-            feedback=given,
-            outcome=outcome,
-            method_name=name,
-            metadata=dict(review.metadata),
-        )
-        self.human_feedback_history.append(result)
-        self.last_human_feedback = result
-        await emit(
-            self,
-            HumanFeedbackReceivedEvent(
-                flow_name=self.name, method_name=name, feedback=given, outcome=outcome
-            ),
-        )
-        return result
-
     async def _deliver_feedback(
-        self, flow_run: _FlowRun, name: str, review: HumanFeedbackConfig, order: int
+        self, flow_run: FlowRun, name: str, review: HumanFeedbackConfig, order: int
     ) -> None:
         """Finish the paused method with the feedback a resume brought (it does not rerun)."""
         assert flow_run.feedback is not None
         context, given = flow_run.feedback
         flow_run.feedback = None
-        feedback = await self._review(name, review, context.method_output, given)
+        feedback = await review_output(self, name, review, context.method_output, given)
         result = feedback.outcome if review.emit else feedback
         finished = await emit(
             self,
@@ -821,11 +693,10 @@ class Flow(Generic[StateT]):
             await flow_run.pending_store.clear_pending_feedback(self.flow_id)
         self._pending = None
 
-    async def _replay(self, flow_run: _FlowRun, record: dict[str, Any], order: int) -> None:
+    async def _replay(self, flow_run: FlowRun, record: dict[str, Any], order: int) -> None:
         """Count a call an earlier run completed as done, and trigger what it triggered."""
         name = record["method"]
-        saved = record.get("feedback")
-        feedback = result_from_dict(saved) if isinstance(saved, dict) else None
+        feedback = saved_feedback(record)
         if feedback is not None:
             self.human_feedback_history.append(feedback)
             self.last_human_feedback = feedback
@@ -839,7 +710,7 @@ class Flow(Generic[StateT]):
 
     async def _complete(
         self,
-        flow_run: _FlowRun,
+        flow_run: FlowRun,
         name: str,
         result: Any,
         feedback: HumanFeedbackResult | None,
@@ -852,14 +723,7 @@ class Flow(Generic[StateT]):
         label: str | None = None
         if name in type(self)._routers and result is not None:
             label = str(result.value if isinstance(result, Enum) else result)
-        flow_run.completed.append(
-            {
-                "method": name,
-                "output": json_safe(result),
-                "label": label,
-                "feedback": result_to_dict(feedback) if feedback is not None else None,
-            }
-        )
+        flow_run.completed.append(completion_record(name, result, label, feedback))
         store = self._store(name)
         if store is not None:
             await store.save_progress(self.flow_id, name, self._state, flow_run.progress())
@@ -868,7 +732,7 @@ class Flow(Generic[StateT]):
         self._trigger(flow_run, fired, order, feedback or result, event_id)
 
     def _trigger(
-        self, flow_run: _FlowRun, fired: set[str], order: int, result: Any, event_id: str | None
+        self, flow_run: FlowRun, fired: set[str], order: int, result: Any, event_id: str | None
     ) -> None:
         for listener_name, listener in flow_run.listeners.items():
             relevant = fired & listener.condition.names()

@@ -277,3 +277,49 @@ async def collapse_to_outcome(feedback: str, config: HumanFeedbackConfig, method
         )
         return fallback
     return chosen
+
+
+async def review_output(
+    flow: Flow[Any], name: str, config: HumanFeedbackConfig, output: Any, given: str | None = None
+) -> HumanFeedbackResult:
+    """Get feedback on *output* of *flow*'s method *name* (or use *given*) and record it.
+
+    Emits ``HumanFeedbackRequestedEvent`` (when asking) and
+    ``HumanFeedbackReceivedEvent``, collapses the feedback to an outcome when the
+    method routes, and appends the result to the flow's history.
+
+    Raises:
+        HumanFeedbackPending: the provider paused the flow.
+    """
+    from ..events._emit import emit
+    from ..events.flow_events import HumanFeedbackReceivedEvent, HumanFeedbackRequestedEvent
+
+    if given is None:
+        await emit(
+            flow,
+            HumanFeedbackRequestedEvent(
+                flow_name=flow.name,
+                method_name=name,
+                output=json_safe(output),
+                message=config.message,
+                emit=list(config.emit) if config.emit else None,
+            ),
+        )
+        given = await request_feedback(flow, config, build_context(flow, name, config, output))
+    outcome = await collapse_to_outcome(given, config, name) if config.emit else None
+    result = HumanFeedbackResult(
+        output=output,
+        feedback=given,
+        outcome=outcome,
+        method_name=name,
+        metadata=dict(config.metadata),
+    )
+    flow.human_feedback_history.append(result)
+    flow.last_human_feedback = result
+    await emit(
+        flow,
+        HumanFeedbackReceivedEvent(
+            flow_name=flow.name, method_name=name, feedback=given, outcome=outcome
+        ),
+    )
+    return result

@@ -23,7 +23,7 @@ from anycrew.events import (
     MethodExecutionStartedEvent,
     event_bus,
 )
-from anycrew.flow import Flow, HumanFeedbackResult, human_feedback, listen, or_, start
+from anycrew.flow import Flow, HumanFeedbackResult, human_feedback, listen, or_, router, start
 from anycrew.flow.async_feedback import (
     ConsoleProvider,
     HumanFeedbackPending,
@@ -622,3 +622,38 @@ async def test_a_pause_that_cannot_be_saved_fails_the_flow(recorder: Recorder) -
     assert recorder.types[-1] == "flow_failed"
     assert "flow_paused" not in recorder.types
     assert flow.pending_feedback is None
+
+
+def test_the_plot_draws_a_review_s_outcomes_from_it_alone(tmp_path: Path) -> None:
+    from .test_flow_plot import _parse
+
+    class Plotted(Flow[dict]):  # type: ignore[type-arg]
+        @start()
+        def begin(self) -> None:
+            return None
+
+        @router(begin)
+        def triage(self) -> str:
+            return "calm"
+
+        @listen("calm")
+        @human_feedback(message="ok?", emit=["approved", "rejected"], llm=LLM(model="sim"))
+        def review(self) -> str:
+            return "text"
+
+        @listen("approved")
+        def publish(self) -> None:
+            return None
+
+        @listen("rejected")
+        def drop(self) -> None:
+            return None
+
+        @listen("urgent")
+        def escalate(self) -> None:
+            return None
+
+    page = _parse(Plotted().plot(tmp_path / "review.html"))
+    # Outcomes come from the review only; other labels from the plain router only.
+    assert sorted(page.edge_labels) == ["approved", "calm", "rejected", "urgent"]
+    assert " ".join(page.node_kinds).count("node router") == 2

@@ -43,15 +43,15 @@ from ._progress import (
     FlowRun,
     Listener,
     Resume,
-    checked_records,
     completion_record,
     first_pending,
     saved_feedback,
 )
-from .async_feedback.types import HumanFeedbackPending, PendingFeedbackContext, json_safe
+from ._saving import feedback_store, hydrate, persist_store, rebuild_paused, save_pause
+from .async_feedback.types import HumanFeedbackPending, PendingFeedbackContext
 from .decorators import Condition
 from .human_feedback import HumanFeedbackConfig, HumanFeedbackResult, review_output
-from .persistence import FlowPersistence, PersistenceError, default_persistence
+from .persistence import FlowPersistence
 
 StateT = TypeVar("StateT")
 
@@ -105,6 +105,10 @@ class Flow(Generic[StateT]):
     Concurrent listeners share ``self.state``: read-modify-write it under ``async
     with self.state_lock:`` in async methods, and under ``with
     self.state_thread_lock:`` in sync ones (never both in one method).
+
+    A method decorated with ``@human_feedback`` has its output reviewed before its
+    listeners run; a provider may pause the flow, which :meth:`from_pending` and
+    :meth:`resume` continue later.
 
     Args:
         stream: ``kickoff()`` returns a StreamSession of the run's frames.
@@ -249,13 +253,22 @@ class Flow(Generic[StateT]):
         """Run the flow in the caller's task and return the last method's output.
 
         With ``@persist``: ``inputs={"id": X}`` resumes X (its latest saved state,
-        saving on under X); ``restore_from_state_id=S`` forks S (its latest state,
-        saved from now on under a fresh id, or ``inputs["id"]`` if given). An unknown
-        id starts afresh (logged).
+        saving on under X). If X's latest run did not finish (the process died, a
+        method failed, the run was cancelled), the resumed run continues after the
+        calls that run completed: they are not called again, their saved outputs
+        (as JSON data) trigger their listeners and routers' saved labels pick the
+        same branches. ``restore_from_state_id=S`` forks S (its latest state, saved
+        from now on under a fresh id, or ``inputs["id"]`` if given). An unknown id
+        starts afresh (logged).
+
+        If a ``@human_feedback`` provider pauses the flow, the pause is saved and the
+        ``HumanFeedbackPending`` is returned, not raised; see :meth:`from_pending`.
 
         Raises:
             ValueError: both ``restore_from_state_id`` and ``from_checkpoint`` given.
+            NotImplementedError: ``from_checkpoint`` (CrewAI's checkpoint files).
             InvalidInputError: inputs that do not fit the state (before any method).
+            PersistenceError: a saved state or run progress is unreadable.
         """
         _check_sources(restore_from_state_id, from_checkpoint)
         return await self._start_run(inputs, restore_from_state_id, None)
@@ -324,60 +337,23 @@ class Flow(Generic[StateT]):
             ValueError: nothing waits for feedback under *flow_id* in that store.
             PersistenceError: the saved record is unreadable.
         """
-        store = persistence if persistence is not None else cls._feedback_store_for(None)
+        store = persistence if persistence is not None else feedback_store(cls)
         record = runtime.run_blocking(
             store.load_pending_feedback,
             flow_id,
             entry_name="from_pending",
             async_name="afrom_pending",
         )
-        return cls._from_record(flow_id, record, store, kwargs)
+        return rebuild_paused(cls, flow_id, record, store, kwargs)
 
     @classmethod
     async def afrom_pending(
         cls, flow_id: str, persistence: FlowPersistence | None = None, **kwargs: Any
     ) -> Flow[Any]:
         """The async form of :meth:`from_pending` (for code running on an event loop)."""
-        store = persistence if persistence is not None else cls._feedback_store_for(None)
+        store = persistence if persistence is not None else feedback_store(cls)
         record = await store.load_pending_feedback(flow_id)
-        return cls._from_record(flow_id, record, store, kwargs)
-
-    @classmethod
-    def _from_record(
-        cls,
-        flow_id: str,
-        record: dict[str, Any] | None,
-        store: FlowPersistence,
-        kwargs: dict[str, Any],
-    ) -> Flow[Any]:
-        if record is None:
-            raise ValueError(
-                f"no human feedback is pending for flow {flow_id!r} in {store!r}: it never "
-                "paused, was resumed already, or paused in another store (pass persistence=)"
-            )
-        try:
-            context = PendingFeedbackContext.from_dict(record["context"])
-            state = record["state"]
-            progress = record["progress"]
-            completed = checked_records(flow_id, progress)
-            if not isinstance(state, dict):
-                raise TypeError("the saved state is not an object")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PersistenceError(
-                f"the pending feedback record of flow {flow_id!r} is malformed ({exc}); "
-                "the record is corrupt: delete it or resume from another flow id",
-                flow_uuid=flow_id,
-            ) from exc
-        if context.method_name not in cls._feedback:
-            raise ValueError(
-                f"flow {flow_id!r} paused at {context.flow_class}.{context.method_name}, "
-                f"but {cls.__name__} has no @human_feedback method {context.method_name!r}; "
-                "call from_pending on the class that paused"
-            )
-        flow = cls(persistence=store, **kwargs)
-        flow._restore(state)
-        flow._pending = Resume(str(progress.get("run") or uuid.uuid4()), completed, store, context)
-        return flow
+        return rebuild_paused(cls, flow_id, record, store, kwargs)
 
     def resume(self, feedback: str = "") -> Any:
         """Deliver *feedback* to the paused method and run the flow on to its end.
@@ -413,89 +389,13 @@ class Flow(Generic[StateT]):
             raise TypeError(f"feedback must be a str, got {type(feedback).__name__}")
         return self._pending
 
-    @classmethod
-    def _feedback_store_for(cls, flow: Flow[Any] | None) -> FlowPersistence:
-        """Where pauses are saved: the flow's store, the class's @persist store, or SQLite."""
-        if flow is not None:
-            store = flow._store()
-            if store is not None:
-                return store
-            if flow._persistence is None:
-                flow._persistence = default_persistence()
-            return flow._persistence
-        marker = getattr(cls, "__flow_persist_all__", None)
-        if isinstance(marker, FlowPersistence):
-            return marker
-        for marker in cls._persisted.values():
-            if isinstance(marker, FlowPersistence):
-                return marker
-        return default_persistence()
-
-    # -- persistence ----------------------------------------------------------------------
-
-    def _store(self, method: str | None = None) -> FlowPersistence | None:
-        """Where *method*'s completion is saved (any store at all if *method* is None)."""
-        cls = type(self)
-        marker = cls._persisted.get(method) if method else None
-        if marker is None:
-            marker = getattr(cls, "__flow_persist_all__", None)
-        if marker is None and method is None and cls._persisted:
-            marker = next(iter(cls._persisted.values()))
-        if marker is None:
-            return None
-        if isinstance(marker, FlowPersistence):
-            return marker
-        if self._persistence is None:
-            self._persistence = default_persistence()
-        return self._persistence
-
-    def _restore(self, snapshot: dict[str, Any]) -> None:
-        state = self._state
-        self._state = (
-            type(state).model_validate(snapshot) if isinstance(state, BaseModel) else dict(snapshot)
-        )
-
-    async def _hydrate(
-        self, inputs: Mapping[str, Any] | None, restore: str | None
-    ) -> Resume | None:
-        """Load the saved state to resume or fork from; return an unfinished run's progress."""
-        store = self._store()
-        wanted = dict(inputs or {})
-        source = restore if restore is not None else wanted.get("id")
-        if source is None:
-            return None
-        found = await store.load_snapshot(str(source)) if store is not None else None
-        if found is None:
-            if restore is not None:
-                logger.info("no saved state for flow %r; %s starts afresh", source, self.name)
-            return None
-        snapshot, progress = found
-        self._restore(snapshot)
-        if restore is not None:  # a fork: save under a new id, leaving the source alone
-            new_id = wanted.get("id") or str(uuid.uuid4())
-            if isinstance(self._state, dict):
-                self._state["id"] = new_id
-            else:
-                self._state.id = new_id
-            return None
-        if progress is None or progress.get("finished", True):
-            return None  # a finished run (or one saved without progress): a new run
-        completed = checked_records(str(source), progress)
-        logger.info(
-            "%s resumes flow %r after %d completed method call(s)",
-            self.name,
-            source,
-            len(completed),
-        )
-        return Resume(str(progress.get("run") or uuid.uuid4()), completed, store)
-
     async def _start_run(
         self,
         inputs: Mapping[str, Any] | None,
         restore: str | None,
         on_open: runtime.OnOpen | None,
     ) -> Any:
-        resume = await self._hydrate(inputs, restore)
+        resume = await hydrate(self, inputs, restore)
         checked = self._apply_inputs(inputs)
         return await runtime.open_run(
             partial(self._run, checked, resume), router=event_bus.active_registry(), on_open=on_open
@@ -568,17 +468,7 @@ class Flow(Generic[StateT]):
         self, flow_run: FlowRun, pending: HumanFeedbackPending, started_event_id: str
     ) -> HumanFeedbackPending:
         """Save what the paused flow needs to resume, announce it, and return *pending*."""
-        store = type(self)._feedback_store_for(self)
-        progress = flow_run.progress()
-        state = json_safe(self._state)
-        record = {
-            "context": pending.context.to_dict(),
-            "callback_info": json_safe(pending.callback_info),
-            "state": state,
-            "progress": progress,
-        }
-        await store.save_pending_feedback(self.flow_id, record)
-        self._pending = Resume(flow_run.run_id, list(flow_run.completed), store, pending.context)
+        state = await save_pause(self, flow_run, pending)
         context = pending.context
         await emit(
             self,
@@ -724,7 +614,7 @@ class Flow(Generic[StateT]):
         if name in type(self)._routers and result is not None:
             label = str(result.value if isinstance(result, Enum) else result)
         flow_run.completed.append(completion_record(name, result, label, feedback))
-        store = self._store(name)
+        store = persist_store(self, name)
         if store is not None:
             await store.save_progress(self.flow_id, name, self._state, flow_run.progress())
             flow_run.uses(store)

@@ -58,6 +58,8 @@ class FlowRun:
     last_output: Any = None
     #: Records of this run's completed calls (see Resume), saved with the state.
     completed: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether to keep those records (not for a flow that never saves nor pauses).
+    recording: bool = True
     #: Per method, the records of calls an earlier run completed: replayed, not rerun.
     replay: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     #: The paused method's context and the feedback it now gets, until delivered.

@@ -417,6 +417,11 @@ class Flow(Generic[StateT]):
                 async with anyio.create_task_group() as tg:
                     listeners = {n: Listener(c) for n, c in type(self)._listeners.items()}
                     flow_run = FlowRun(tg, listeners, resume.run_id if resume else uuid.uuid4().hex)
+                    # Records are only ever read back from a save or a pause.
+                    cls = type(self)
+                    flow_run.recording = bool(
+                        cls._persisted or cls._feedback or hasattr(cls, "__flow_persist_all__")
+                    )
                     if resume is not None:
                         flow_run.resume_from(resume)
                     for name in type(self)._starts:
@@ -613,7 +618,8 @@ class Flow(Generic[StateT]):
         label: str | None = None
         if name in type(self)._routers and result is not None:
             label = str(result.value if isinstance(result, Enum) else result)
-        flow_run.completed.append(completion_record(name, result, label, feedback))
+        if flow_run.recording:
+            flow_run.completed.append(completion_record(name, result, label, feedback))
         store = persist_store(self, name)
         if store is not None:
             await store.save_progress(self.flow_id, name, self._state, flow_run.progress())

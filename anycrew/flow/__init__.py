@@ -7,6 +7,10 @@ person to review a method's output (``anycrew.flow.async_feedback`` for provider
 that pause the flow until the answer comes).
 """
 
+from .async_feedback import ConsoleProvider as ConsoleProvider
+from .async_feedback import HumanFeedbackPending as HumanFeedbackPending
+from .async_feedback import HumanFeedbackProvider as HumanFeedbackProvider
+from .async_feedback import PendingFeedbackContext as PendingFeedbackContext
 from .decorators import (
     Condition as Condition,
 )
@@ -34,8 +38,12 @@ from .human_feedback import human_feedback as human_feedback
 
 __all__ = [
     "Condition",
+    "ConsoleProvider",
     "Flow",
+    "HumanFeedbackPending",
+    "HumanFeedbackProvider",
     "HumanFeedbackResult",
+    "PendingFeedbackContext",
     "and_",
     "human_feedback",
     "listen",

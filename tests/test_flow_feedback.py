@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import pytest
@@ -19,11 +19,21 @@ from anycrew.events import (
     HumanFeedbackReceivedEvent,
     HumanFeedbackRequestedEvent,
     LLMCallStartedEvent,
+    MethodExecutionCancelledEvent,
     MethodExecutionPausedEvent,
     MethodExecutionStartedEvent,
     event_bus,
 )
-from anycrew.flow import Flow, HumanFeedbackResult, human_feedback, listen, or_, router, start
+from anycrew.flow import (
+    Flow,
+    HumanFeedbackResult,
+    human_feedback,
+    listen,
+    or_,
+    persist,
+    router,
+    start,
+)
 from anycrew.flow.async_feedback import (
     ConsoleProvider,
     HumanFeedbackPending,
@@ -657,3 +667,73 @@ def test_the_plot_draws_a_review_s_outcomes_from_it_alone(tmp_path: Path) -> Non
     # Outcomes come from the review only; other labels from the plain router only.
     assert sorted(page.edge_labels) == ["approved", "calm", "rejected", "urgent"]
     assert " ".join(page.node_kinds).count("node router") == 2
+
+
+async def test_a_persisted_flow_pauses_resumes_and_finishes_its_history(
+    recorder: Recorder, store: SQLiteFlowPersistence
+) -> None:
+    publishing = persist(store)(article_flow(Pausing(), LLM(model="sim", replies=["approved"])))
+    paused = await publishing().akickoff({"topic": "wind"})
+    flow_id = paused.context.flow_id
+    assert [name for name, _ in await store.history(flow_id)] == ["draft"]
+
+    # Resuming by id (not from_pending) asks for the review again, and pauses again.
+    again = await publishing().akickoff({"id": flow_id})
+    assert isinstance(again, HumanFeedbackPending)
+    assert started(recorder).count("draft") == 1
+
+    flow = await publishing.afrom_pending(flow_id)  # the class's store by default
+    # The resumed run started from the state saved after draft, so review ran on it.
+    assert await flow.resume_async("yes") == "published ARTICLE v1 on wind after 'yes'"
+    assert (flow.state.drafts, flow.state.reviews) == (1, 1)
+    assert [name for name, _ in await store.history(flow_id)] == ["draft", "review", "publish"]
+    found = await store.load_snapshot(flow_id)
+    assert found is not None
+    assert found[1] is not None
+    assert found[1]["finished"] is True
+
+
+class Branches(Flow[dict]):  # type: ignore[type-arg]
+    """A review and a sibling branch started together; the sibling waits for a gate."""
+
+    gate: ClassVar[anyio.Event | None] = None
+    pauser = Pausing()
+
+    @start()
+    def go(self) -> None:
+        self.state["sibling"] = 0
+
+    @listen(go)
+    @human_feedback(message="ok?", provider=pauser)
+    def review(self) -> str:
+        return "text"
+
+    @listen(go)
+    async def sibling(self) -> None:
+        gate = type(self).gate
+        if gate is not None:
+            await gate.wait()
+        self.state["sibling"] += 1
+
+    @listen(review)
+    def done(self, result: HumanFeedbackResult) -> str:
+        return f"done: {result.feedback}"
+
+
+async def test_a_pause_cancels_running_branches_which_run_on_resume(
+    recorder: Recorder, store: SQLiteFlowPersistence
+) -> None:
+    Branches.gate = anyio.Event()  # never set: the sibling is still running at the pause
+    try:
+        paused = await Branches(persistence=store).akickoff()
+    finally:
+        Branches.gate = None
+    assert isinstance(paused, HumanFeedbackPending)
+    (cancelled,) = recorder.of(MethodExecutionCancelledEvent)
+    assert cancelled.method_name == "sibling"
+    recorder.events.clear()
+
+    flow = await Branches.afrom_pending(paused.context.flow_id, persistence=store)
+    await flow.resume_async("fine")
+    assert sorted(started(recorder)) == ["done", "sibling"]
+    assert flow.state["sibling"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
+import anycrew
 from anycrew import LLM
 from anycrew.events import (
     FlowPausedEvent,
@@ -737,3 +739,41 @@ async def test_a_pause_cancels_running_branches_which_run_on_resume(
     await flow.resume_async("fine")
     assert sorted(started(recorder)) == ["done", "sibling"]
     assert flow.state["sibling"] == 1
+
+
+class Polling:
+    """A blocking sync provider that polls an outside system, cooperating on cancel."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.polls = 0
+        self.stopped_by = ""
+
+    def request_feedback(self, context: PendingFeedbackContext, flow: Flow[Any]) -> str:
+        self.entered.set()
+        try:
+            while True:
+                anycrew.checkpoint()
+                self.polls += 1
+                time.sleep(0.005)  # the provider's own wait between polls
+        except BaseException as exc:
+            self.stopped_by = type(exc).__name__
+            raise
+
+
+@pytest.mark.parametrize("entry", ["akickoff", "kickoff_async"])
+async def test_cancelling_while_a_sync_provider_blocks(
+    entry: str, recorder: Recorder, store: SQLiteFlowPersistence
+) -> None:
+    provider = Polling()
+    flow = article_flow(provider)(persistence=store)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(getattr(flow, entry), {"topic": "hail"})
+        await anyio.to_thread.run_sync(provider.entered.wait, 10)
+        tg.cancel_scope.cancel()
+    # The flow returned only once the provider's thread had stopped.
+    assert provider.stopped_by == anyio.get_cancelled_exc_class().__name__, provider.stopped_by
+    polls = provider.polls
+    assert recorder.types[-2:] == ["method_execution_cancelled", "flow_cancelled"]
+    assert recorder.of(LLMCallStartedEvent) == []
+    assert provider.polls == polls

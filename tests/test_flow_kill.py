@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from anycrew.events import MethodExecutionStartedEvent
 from anycrew.flow import Flow, listen, persist, router, start
-from anycrew.flow.persistence import PersistenceError, SQLiteFlowPersistence
+from anycrew.flow.persistence import FlowPersistence, PersistenceError, SQLiteFlowPersistence
 
 from .conftest import Recorder
 
@@ -36,7 +36,7 @@ import sys
 from pydantic import BaseModel, Field
 
 from anycrew.flow import Flow, listen, persist, router, start
-from anycrew.flow.persistence import PersistenceError, SQLiteFlowPersistence
+from anycrew.flow.persistence import FlowPersistence, PersistenceError, SQLiteFlowPersistence
 
 block = False
 
@@ -404,3 +404,41 @@ async def test_from_checkpoint_is_refused_before_anything_runs(
         await anyio.to_thread.run_sync(lambda: flow.kickoff(from_checkpoint="x"))
     assert recorder.events == []
     assert await store.history(flow.flow_id) == []
+
+
+class MemoryStore(FlowPersistence):
+    """A backend written before run progress existed: only the abstract methods."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def save_state(self, flow_uuid: str, method_name: str, state: Any) -> None:
+        dumped = state.model_dump(mode="json") if isinstance(state, BaseModel) else dict(state)
+        self.rows.append((flow_uuid, method_name, dumped))
+
+    async def load_state(self, flow_uuid: str) -> dict[str, Any] | None:
+        found = [state for uuid, _, state in self.rows if uuid == flow_uuid]
+        return found[-1] if found else None
+
+    async def save_pending_feedback(self, flow_uuid: str, context: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def load_pending_feedback(self, flow_uuid: str) -> dict[str, Any] | None:
+        return None
+
+    async def clear_pending_feedback(self, flow_uuid: str) -> None:
+        return None
+
+    async def history(self, flow_uuid: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(name, state) for uuid, name, state in self.rows if uuid == flow_uuid]
+
+
+async def test_an_older_backend_still_resumes_by_starting_over() -> None:
+    store = MemoryStore()
+    first = persist(store)(type("Crashing", (Crashing,), {"broken": True}))()
+    with pytest.raises(RuntimeError):
+        await first.akickoff()
+    fixed = persist(store)(type("Crashing", (Crashing,), {"broken": False}))()
+    assert await fixed.akickoff({"id": first.flow_id}) == "finished L"
+    # Without saved progress the loaded state runs again from the start methods.
+    assert fixed.state.runs == {"begin": 2, "route": 2, "go_left": 1, "finish": 1}

@@ -104,7 +104,9 @@ def load_module(path: Path) -> ModuleType:
 
 
 def saved_methods(db: Path, flow_id: str) -> list[str]:
-    conn = sqlite3.connect(db, timeout=5)
+    if not db.exists():  # read-only: never create the file under the child
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         rows = conn.execute(
             "SELECT method_name FROM flow_states WHERE flow_uuid = ? ORDER BY id", (flow_id,)

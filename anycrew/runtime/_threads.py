@@ -245,11 +245,31 @@ def run_blocking(
 
 class _Relay:
     """The cancel scopes of runs started, through :func:`run_blocking`, from one piece of
-    sync code running in a worker thread; cancelled together when its caller is."""
+    sync code running in a worker thread; cancelled together when its caller is.
 
-    def __init__(self) -> None:
+    Most sync code starts no run, so the task that notices the caller's cancellation
+    is started only with the first run the code starts (in the caller's task group,
+    hence inside the caller's cancel scopes).
+    """
+
+    def __init__(self, task_group: anyio.abc.TaskGroup) -> None:
         self.scopes: set[anyio.CancelScope] = set()
         self.cancelled = False
+        self.done = False
+        self._task_group: anyio.abc.TaskGroup | None = task_group
+
+    def watch(self) -> None:
+        """Make sure the caller's cancellation reaches the runs (on the loop thread)."""
+        if self._task_group is not None:
+            self._task_group.start_soon(self._relay_cancellation)
+            self._task_group = None
+
+    async def _relay_cancellation(self) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not self.done:
+                self.cancel()
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -263,6 +283,7 @@ _relay: ContextVar[_Relay | None] = ContextVar("anycrew_relay", default=None)
 async def _relayed(
     relay: _Relay, async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
 ) -> T | _Cancelled:
+    relay.watch()
     with anyio.CancelScope() as scope:
         if relay.cancelled:
             scope.cancel()
@@ -284,29 +305,17 @@ async def run_sync_in_run(func: Callable[..., T], *args: Any) -> T:
     """
     import outcome
 
-    relay = _Relay()
-    token = _relay.set(relay)  # the worker thread gets a copy of this context
-    done = False
-
-    async def relay_cancellation() -> None:
+    async with anyio.create_task_group() as tg:
+        relay = _Relay(tg)
+        token = _relay.set(relay)  # the worker thread gets a copy of this context
         try:
-            await anyio.sleep_forever()
+            result = await anyio.to_thread.run_sync(
+                outcome.capture, func, *args, limiter=thread_limiter()
+            )
         finally:
-            if not done:
-                relay.cancel()
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(relay_cancellation)
-            try:
-                result = await anyio.to_thread.run_sync(
-                    outcome.capture, func, *args, limiter=thread_limiter()
-                )
-                done = True
-            finally:
-                tg.cancel_scope.cancel()
-    finally:
-        _relay.reset(token)
+            relay.done = True
+            _relay.reset(token)
+            tg.cancel_scope.cancel()
     return result.unwrap()
 
 

@@ -47,10 +47,14 @@ def run_child(
             env=None if env is None else dict(env),
         ) as child:
             assert child.stderr is not None
-            for line in child.stderr:
-                if not progress.relay(line):
-                    tail.append(line.rstrip("\n"))
-            status = child.wait()
+            try:
+                for line in child.stderr:
+                    if not progress.relay(line):
+                        tail.append(line.rstrip("\n"))
+                status = child.wait()
+            except BaseException:
+                child.kill()  # interrupted: the child must not outlive the benchmark
+                raise
         out.seek(0)
         stdout = out.read()
     if status != 0:

@@ -502,7 +502,10 @@ async def cancel_one(entry: str, crews: int) -> list[dict[str, Any]]:
         if entry == "akickoff":
             await crew.akickoff_for_each([INPUTS] * crews)
         else:
-            await asyncio.gather(*(crew.kickoff_async(INPUTS) for _ in range(crews)))
+            # A CrewAI crew cannot run twice at once ("Executor is already running"):
+            # one copy per call, as its own kickoff_for_each_async does.
+            copies = [crew.copy() for _ in range(crews)]
+            await asyncio.gather(*(copy.kickoff_async(INPUTS) for copy in copies))
 
     await start(build_crew(1, latency=0.05))  # warm the thread pool
     await asyncio.sleep(SETTLE)

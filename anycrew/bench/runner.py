@@ -287,8 +287,10 @@ def run_all(
             ours = [*figures, dataclasses.replace(imported, backend=against)]
             rows = compare.comparison_rows(ours, peer, against)
             refused = peer.document.get("network", {}).get("refused", 0)
-            if refused:
-                notes.append(f"{peer.system} tried {refused} non-loopback connection(s), refused")
+            notes.append(
+                f"{peer.system}: {refused} attempt(s) to reach beyond loopback, "
+                "refused by the harness's guard before any traffic"
+            )
     display.clear()
 
     if args.plot:

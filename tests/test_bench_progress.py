@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,37 @@ def test_a_child_s_progress_is_relayed_and_its_failure_named() -> None:
     with pytest.raises(ChildFailed, match=r"the trio child failed \(exit 3\)") as error:
         run_child([sys.executable, "-c", failing], display, what="the trio child")
     assert "some library warning" in str(error.value)  # shown when it matters
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptingDisplay(Progress):
+    """Raises (as a Ctrl-C would) once the child has said its pid."""
+
+    def __init__(self) -> None:
+        super().__init__("quiet")
+        self.pid = 0
+
+    def relay(self, line: str) -> bool:
+        self.pid = int(line.split()[-1])
+        raise Interrupted
+
+
+@pytest.mark.timeout(30)
+def test_an_interrupted_benchmark_leaves_no_child_behind() -> None:
+    script = (
+        "import os, sys, time\n"
+        "print('[bench] pid', os.getpid(), file=sys.stderr, flush=True)\n"
+        "time.sleep(600)\n"  # without the kill, the test times out waiting for it
+    )
+    display = InterruptingDisplay()
+    with pytest.raises(Interrupted):
+        run_child([sys.executable, "-c", script], display, what="sleeper")
+    assert display.pid > 0
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left sleeping
+        os.kill(display.pid, 0)
 
 
 def bench(

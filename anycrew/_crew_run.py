@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -15,6 +16,7 @@ from . import runtime
 from ._interpolate import validate_inputs
 from ._verbose import clip, say
 from .agent import Agent, AgentAnswer, AgentPersona
+from .crews._kickoff_record import KickoffRecord
 from .crews.crew_output import CrewOutput
 from .events._emit import emit, emit_shielded, step_context
 from .events.crew_events import (
@@ -84,15 +86,19 @@ async def run_crew(
     on_open: runtime.OnOpen | None = None,
     *,
     planned: tuple[dict[str, Any], list[TaskPlan]] | None = None,
+    record: KickoffRecord | None = None,
 ) -> CrewOutput:
     """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
 
     *on_open* lets a stream session subscribe to the run's pipe before its first
     event; the LLM calls of a streamed run stream their tokens. *planned* is the
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
+    *record* receives the task outputs (a replay pre-fills the ones it restores).
     """
     checked, plans = planned or plan_kickoff(crew, inputs)
-    body = partial(_execute_crew, crew, checked, plans)
+    body = partial(
+        _execute_crew, crew, checked, plans, record or KickoffRecord(crew, checked, plans)
+    )
     if on_open is None:
         return await runtime.open_run(body, router=router)
     with streaming_tokens():
@@ -100,8 +106,13 @@ async def run_crew(
 
 
 async def _execute_crew(
-    crew: Crew, inputs: dict[str, Any], plans: list[TaskPlan], run: runtime.Run
+    crew: Crew,
+    inputs: dict[str, Any],
+    plans: list[TaskPlan],
+    record: KickoffRecord,
+    run: runtime.Run,
 ) -> CrewOutput:
+    record.start(run)
     usage = UsageMetrics()
     if crew.verbose:
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
@@ -113,13 +124,16 @@ async def _execute_crew(
             tool_state(crew.cache),
             rate_limited(crew._rpm),
         ):
-            outputs = await _execute_tasks(plans, crew.verbose)
+            outputs = await _execute_tasks(plans, crew.verbose, record)
+            await record.finish("completed")
     except anyio.get_cancelled_exc_class():
+        await record.finish("cancelled")
         await emit_shielded(
             crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started.event_id)
         )
         raise
     except Exception as exc:
+        await record.finish("failed", describe_error(exc))
         await emit(
             crew,
             CrewKickoffFailedEvent(
@@ -167,30 +181,34 @@ def _context_of(plan: TaskPlan, running: list[int]) -> tuple[int, ...]:
     return tuple(index for index in range(plan.index) if index not in running)
 
 
-async def _execute_tasks(plans: list[TaskPlan], verbose: bool) -> list[TaskOutput]:
-    """Run the tasks in order; async ones as child tasks, joined by the next sync one."""
-    outputs: list[TaskOutput | None] = [None] * len(plans)
-    finished = {plan.index: anyio.Event() for plan in plans if plan.task.async_execution}
+async def _execute_tasks(
+    plans: list[TaskPlan], verbose: bool, record: KickoffRecord
+) -> list[TaskOutput]:
+    """Run the tasks in order; async ones as child tasks, joined by the next sync one.
+
+    Outputs go into ``record.outputs``; tasks whose output is there already (restored
+    by a replay) do not run.
+    """
+    outputs = record.outputs
+    todo = [plan for plan in plans if outputs[plan.index] is None]
+    finished = {plan.index: anyio.Event() for plan in todo if plan.task.async_execution}
     pending: list[int] = []
 
     async def run_async(plan: TaskPlan, context: tuple[int, ...]) -> None:
         for index in context:
             if index in finished:
                 await finished[index].wait()
-        outputs[plan.index] = await _execute_task(plan, _context_text(outputs, context), verbose)
+        await _perform(plan, context, verbose, record)
         finished[plan.index].set()
 
     if not finished:  # all synchronous: no task group needed
-        for plan in plans:
-            context = _context_of(plan, pending)
-            outputs[plan.index] = await _execute_task(
-                plan, _context_text(outputs, context), verbose
-            )
+        for plan in todo:
+            await _perform(plan, _context_of(plan, pending), verbose, record)
         return [output for output in outputs if output is not None]
 
     try:
         async with anyio.create_task_group() as tg:
-            for plan in plans:
+            for plan in todo:
                 if plan.task.async_execution:
                     context = _context_of(plan, pending)
                     tg.start_soon(run_async, plan, context, name=f"task {plan.task.display_name}")
@@ -199,14 +217,22 @@ async def _execute_tasks(plans: list[TaskPlan], verbose: bool) -> list[TaskOutpu
                 for index in pending:
                     await finished[index].wait()
                 pending.clear()
-                context = _context_of(plan, pending)
-                outputs[plan.index] = await _execute_task(
-                    plan, _context_text(outputs, context), verbose
-                )
+                await _perform(plan, _context_of(plan, pending), verbose, record)
     except BaseExceptionGroup as group:
         raise runtime.unwrap_group(group) from None
     assert all(output is not None for output in outputs)
     return [output for output in outputs if output is not None]
+
+
+async def _perform(
+    plan: TaskPlan, context: tuple[int, ...], verbose: bool, record: KickoffRecord
+) -> None:
+    """Run one task with the outputs of *context* and record its output and duration."""
+    began = time.perf_counter()
+    record.outputs[plan.index] = await _execute_task(
+        plan, _context_text(record.outputs, context), verbose
+    )
+    record.durations[plan.index] = time.perf_counter() - began
 
 
 async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutput:

@@ -8,6 +8,8 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     ├── InvalidInputError (ValueError)       bad kickoff inputs, missing {placeholders}
     ├── ConfigurationError (ValueError)      bad construction arguments, unknown model
     ├── OutputValidationError (ValueError)   an answer never fit the task's output model
+    ├── ReplayError (ValueError)             no stored kickoff to replay a task from
+    ├── TaskOutputStorageError               the kickoff task-output store failed
     ├── ExecutionTimeoutError (TimeoutError)
     │   └── AgentExecutionTimeoutError       an agent's max_execution_time ran out
     └── LLMError                             an LLM call failed
@@ -201,3 +203,37 @@ class StreamInterruptedError(LLMConnectionError):
     def __init__(self, message: str, *, provider: str, received: int) -> None:
         super().__init__(message, provider=provider)
         self.received = received
+
+
+class ReplayError(AnyCrewError, ValueError):
+    """A crew cannot be replayed from the task asked for.
+
+    Raised before anything runs: no stored kickoff has that task (run ``kickoff()``
+    first), or the stored kickoff does not fit the crew (a different number of tasks,
+    a task in another position, a stored structured output that no longer validates).
+
+    Attributes:
+        task_id: the task id given to ``replay``.
+    """
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_any, (type(self), self.args, dict(vars(self))))
+
+
+class TaskOutputStorageError(AnyCrewError):
+    """The store of kickoff task outputs could not be read or written.
+
+    The SQLite or OS error is the ``__cause__``. A kickoff never fails because its
+    outputs could not be stored: that is logged (logger ``anycrew.storage``) instead.
+    """
+
+
+def _rebuild_any(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
+    error = cls.__new__(cls)
+    error.args = args
+    vars(error).update(state)
+    return error

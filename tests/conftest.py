@@ -19,6 +19,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(autouse=True)
+def _private_storage_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep what kickoffs and flows store (task outputs, states) out of the user's data dir."""
+    monkeypatch.setenv("ANYCREW_STORAGE_DIR", str(tmp_path_factory.getbasetemp() / "storage"))
+
+
 class Recorder:
     """Collects every event delivered to a sync handler, in delivery order."""
 

@@ -1,9 +1,10 @@
-"""Replay and the kickoff task-output store: Crew.replay/areplay, storage, the CLI."""
+"""Replay, the kickoff task-output store, crew.test and their command-line entries."""
 
 from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import logging
 import os
 import subprocess
@@ -18,10 +19,15 @@ import pytest
 from pydantic import BaseModel
 
 from anycrew import LLM, Agent, Crew, Task
-from anycrew.errors import ReplayError
+from anycrew.crews.evaluation import CrewTestResult
+from anycrew.errors import ConfigurationError, InvalidInputError, OutputValidationError, ReplayError
 from anycrew.events import (
     CrewKickoffCancelledEvent,
     CrewKickoffStartedEvent,
+    CrewTestCompletedEvent,
+    CrewTestFailedEvent,
+    CrewTestResultEvent,
+    CrewTestStartedEvent,
     LLMCallStartedEvent,
     TaskCancelledEvent,
     TaskStartedEvent,
@@ -538,3 +544,148 @@ def test_log_tasks_outputs_with_an_empty_store(store_dir: Path, tmp_path: Path) 
     assert listed.returncode == 0
     assert listed.stdout.startswith("No task outputs found.")
     assert str(store_dir) in listed.stdout
+
+
+# -- crew.test -----------------------------------------------------------------------
+
+
+def scores_llm(*qualities: object, latency: float = 0.0) -> LLM:
+    """An evaluating model that answers the given qualities in turn."""
+    return LLM(
+        model="sim",
+        replies=[json.dumps({"quality": q}) for q in qualities],
+        latency=latency,
+    )
+
+
+async def run_test(crew: Crew, entry: str, *args: Any) -> CrewTestResult:
+    if entry == "test":
+        return await anyio.to_thread.run_sync(crew.test, *args)
+    return await crew.atest(*args)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("entry", ["atest", "test"])
+async def test_crew_test_scores_every_task_of_every_run(
+    entry: str, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crew = make_crew(2, name="clerks")
+    result = await run_test(crew, entry, 2, scores_llm(8, 6, 9, 7), {"topic": "tides"})
+
+    assert result.scores == [[8.0, 6.0], [9.0, 7.0]]
+    assert result.task_averages == [8.5, 6.5]
+    assert result.run_scores == [7.0, 8.0]
+    assert result.crew_average == 7.5
+    assert result.tasks == ["step1", "step2"]
+    assert result.agents == ["Analyst of tides", "Analyst of tides"]
+    assert result.eval_model == "sim"
+    assert len(result.run_durations) == 2
+    assert all(d > 0 for run in result.durations for d in run)
+
+    (started,) = recorder.of(CrewTestStartedEvent)
+    assert (started.n_iterations, started.eval_llm, started.inputs) == (
+        2,
+        "sim",
+        {"topic": "tides"},
+    )
+    assert started.crew_name == "clerks"
+    results = recorder.of(CrewTestResultEvent)
+    assert [(e.iteration, e.task_name, e.quality) for e in results] == [
+        (1, "step1", 8.0),
+        (1, "step2", 6.0),
+        (2, "step1", 9.0),
+        (2, "step2", 7.0),
+    ]
+    assert [e.task_id for e in results[:2]] == [str(t.id) for t in crew.tasks]
+    assert all(e.model == "sim" and e.execution_duration for e in results)
+    (completed,) = recorder.of(CrewTestCompletedEvent)
+    assert completed.started_event_id == started.event_id
+    assert recorder.types[0] == "crew_test_started"
+    assert recorder.types[-1] == "crew_test_completed"
+    assert recorder.of(CrewTestFailedEvent) == []
+    # Each kickoff nests under the test; 2 runs x 2 tasks, each also scored.
+    kickoffs = recorder.of(CrewKickoffStartedEvent)
+    assert [k.parent_event_id for k in kickoffs] == [started.event_id] * 2
+    assert len(recorder.of(LLMCallStartedEvent)) == 8
+
+    table = str(result).splitlines()
+    assert table[0] == "Task scores of crew 'clerks' (1-10, higher is better; scored by sim)"
+    assert table[1].split() == ["Task", "Run", "1", "Run", "2", "Avg.", "Agent"]
+    assert table[3].split() == ["1.", "step1", "8.0", "9.0", "8.5", "Analyst", "of", "tides"]
+    assert table[4].split() == ["2.", "step2", "6.0", "7.0", "6.5", "Analyst", "of", "tides"]
+    assert table[5].split() == ["Crew", "7.00", "8.00", "7.50"]
+    assert table[6].startswith("Execution time (s)")
+    assert str(result) in capsys.readouterr().out  # printed, as CrewAI does
+
+
+@pytest.mark.anyio
+async def test_crew_test_asks_again_for_a_score_out_of_range(recorder: Recorder) -> None:
+    result = await make_crew(1).atest(1, scores_llm(42, 7), {"topic": "t"})
+    assert result.scores == [[7.0]]
+    assert len(recorder.of(LLMCallStartedEvent)) == 3  # the task, then two evaluations
+
+
+@pytest.mark.anyio
+async def test_crew_test_failures_emit_crew_test_failed(recorder: Recorder) -> None:
+    model = Numbered()
+    crew = make_crew(2, llm=model.llm)
+    model.fail_on = "Step 2"
+    with pytest.raises(RuntimeError, match="model failure"):
+        await crew.atest(2, scores_llm(5), {"topic": "t"})
+    (failed,) = recorder.of(CrewTestFailedEvent)
+    assert "model failure" in failed.error
+    assert failed.started_event_id == recorder.of(CrewTestStartedEvent)[0].event_id
+    assert recorder.types[-1] == "crew_test_failed"
+    assert recorder.of(CrewTestCompletedEvent) == []
+    assert recorder.of(CrewTestResultEvent) == []  # it failed in the first run's kickoff
+
+    recorder.events.clear()
+    unusable = LLM(model="sim", replies=["no idea"])
+    with pytest.raises(OutputValidationError, match="TaskEvaluationPydanticOutput"):
+        await make_crew(1).atest(1, unusable, {"topic": "t"})
+    (failed,) = recorder.of(CrewTestFailedEvent)
+    assert "OutputValidationError" in failed.error
+
+
+@pytest.mark.anyio
+async def test_crew_test_rejects_bad_arguments_before_running(recorder: Recorder) -> None:
+    crew = make_crew(1)
+    with pytest.raises(ConfigurationError, match="n_iterations"):
+        await crew.atest(0, "sim", {"topic": "t"})
+    with pytest.raises(ConfigurationError, match="eval_llm"):
+        await crew.atest(1, 42, {"topic": "t"})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="topic"):
+        await crew.atest(1, "sim")
+    assert recorder.events == []
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_crew_test_stops_at_once(recorder: Recorder) -> None:
+    scoring = threading.Event()
+    evaluations: list[str] = []
+
+    def slow_score(messages: list[dict[str, Any]]) -> str:
+        evaluations.append(messages[-1]["content"])
+        scoring.set()
+        return '{"quality": 5}'
+
+    crew = make_crew(2)
+    evaluator = LLM(model="sim", responder=slow_score, latency=30.0)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(crew.atest, 3, evaluator, {"topic": "t"})
+        assert await anyio.to_thread.run_sync(scoring.wait, 10)
+        tg.cancel_scope.cancel()
+
+    assert len(evaluations) == 1  # the first scoring was in flight; nothing after it
+    assert len(recorder.of(LLMCallStartedEvent)) == 3  # two tasks, one evaluation
+    assert recorder.types[-1] == "agent_execution_cancelled"
+    assert recorder.of(CrewTestCompletedEvent) == []
+    assert recorder.of(CrewTestResultEvent) == []
+
+
+def test_crew_test_from_sync_code(capsys: pytest.CaptureFixture[str]) -> None:
+    result = make_crew(1).test(2, scores_llm(4, 10), {"topic": "t"})
+    assert result.scores == [[4.0], [10.0]]
+    assert result.task_averages == [7.0]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[3].split()[:5] == ["1.", "step1", "4.0", "10.0", "7.0"]

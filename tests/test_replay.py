@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh storage directory for this test (the store lives in it)."""
+    """A fresh storage directory for this test, with kickoffs storing their outputs."""
     directory = tmp_path / "store"
     monkeypatch.setenv("ANYCREW_STORAGE_DIR", str(directory))
     monkeypatch.delenv("ANYCREW_STORE_TASK_OUTPUTS", raising=False)
@@ -371,6 +371,7 @@ async def test_a_store_that_cannot_be_written_does_not_fail_the_kickoff(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("ANYCREW_STORAGE_DIR", str(blocker / "store"))
+    monkeypatch.delenv("ANYCREW_STORE_TASK_OUTPUTS", raising=False)
     crew = make_crew(2, llm=Numbered().llm)
     with caplog.at_level(logging.WARNING, logger="anycrew.storage"):
         result = await crew.akickoff({"topic": "t"})
@@ -567,7 +568,7 @@ async def run_test(crew: Crew, entry: str, *args: Any) -> CrewTestResult:
 @pytest.mark.anyio
 @pytest.mark.parametrize("entry", ["atest", "test"])
 async def test_crew_test_scores_every_task_of_every_run(
-    entry: str, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+    entry: str, store_dir: Path, recorder: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     crew = make_crew(2, name="clerks")
     result = await run_test(crew, entry, 2, scores_llm(8, 6, 9, 7), {"topic": "tides"})
@@ -616,6 +617,11 @@ async def test_crew_test_scores_every_task_of_every_run(
     assert table[5].split() == ["Crew", "7.00", "8.00", "7.50"]
     assert table[6].startswith("Execution time (s)")
     assert str(result) in capsys.readouterr().out  # printed, as CrewAI does
+    # Each run is a kickoff like any other: stored, so it can be replayed.
+    # (Nested in the test's run, each gets a kickoff id of its own.)
+    stored = await default_storage().latest(5)
+    assert len({k.run_id for k in stored}) == 2
+    assert all(k.status == "completed" and k.inputs == {"topic": "tides"} for k in stored)
 
 
 @pytest.mark.anyio

@@ -184,7 +184,8 @@ class Crew(BaseModel):
         *task_id* is ``str(task.id)`` of one of this crew's tasks, or a task id listed
         by ``anycrew log-tasks-outputs`` for a crew built the same way in another
         process (the stored task index then picks the task). Replaying the first
-        task is kicking the crew off again.
+        task is kicking the crew off again. A replay returns a CrewOutput even with
+        ``Crew(stream=True)``; use the event bus to follow it.
 
         Args:
             task_id: the task to restart from.

@@ -27,6 +27,8 @@ from ..events.crew_events import (
 from ..llms._invoke import describe_error
 from ..llms.base_llm import BaseLLM
 
+__all__ = ["CrewTestResult", "TaskEvaluationPydanticOutput"]
+
 if TYPE_CHECKING:
     from .._crew_run import TaskPlan
     from ..agent import Agent, AgentPersona

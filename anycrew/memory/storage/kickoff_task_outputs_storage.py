@@ -30,6 +30,15 @@ from ...flow.persistence.base import storage_dir
 if TYPE_CHECKING:
     import sqlite3
 
+__all__ = [
+    "MAX_KICKOFFS",
+    "KickoffTaskOutputsSQLiteStorage",
+    "StoredKickoff",
+    "StoredTask",
+    "default_db_path",
+    "default_storage",
+]
+
 T = TypeVar("T")
 
 #: How many kickoffs the store keeps; older ones are deleted as new ones arrive.

@@ -695,3 +695,19 @@ def test_crew_test_from_sync_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert result.task_averages == [7.0]
     printed = capsys.readouterr().out.splitlines()
     assert printed[3].split()[:5] == ["1.", "step1", "4.0", "10.0", "7.0"]
+
+
+def test_the_test_command_reports_what_went_wrong(store_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "clerks.py").write_text(CREW_MODULE)
+    # The default simulator answers prose, which is no score: the failure is reported.
+    scored = _anycrew(
+        "test", "--crew", "clerks:build", "-n", "1", "--inputs", '{"topic": "x"}', cwd=tmp_path
+    )
+    assert scored.returncode == 1
+    assert "anycrew test: the answer to task 'evaluate Step 1: file x'" in scored.stderr
+    assert "TaskEvaluationPydanticOutput" in scored.stderr
+    bad_inputs = _anycrew("test", "--crew", "clerks:build", "--inputs", "[1]", cwd=tmp_path)
+    assert bad_inputs.returncode == 2
+    assert "--inputs takes a JSON object" in bad_inputs.stderr
+    usage = _anycrew("--help", cwd=tmp_path)
+    assert all(name in usage.stdout for name in ("replay", "log-tasks-outputs", "test"))

@@ -272,7 +272,7 @@ def _task_label(plan: TaskPlan) -> str:
 async def _score(
     evaluator: Agent, persona: AgentPersona, plan: TaskPlan, output: TaskOutput
 ) -> float:
-    name = plan.task.display_name
+    name = _task_label(plan)
     with step_context(task_name=f"evaluate {name}"):
         answer = await evaluator.aexecute_task(
             persona,

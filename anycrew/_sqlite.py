@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -74,12 +75,23 @@ async def call_in_thread(
         fail: builds the error to raise from a description of what went wrong (the
             SQLite or OS error is its ``__cause__``).
     """
+    return await run_in_thread(partial(pool.call, work, write), path=pool.path, fail=fail)
+
+
+async def run_in_thread(
+    blocking: Callable[[], T], *, path: Path, fail: Callable[[str], Exception]
+) -> T:
+    """Run *blocking* (SQLite work on the database *path*) in a worker thread.
+
+    Retries while SQLite reports the database busy or locked, and translates SQLite
+    and OS errors with *fail* (see :func:`call_in_thread`).
+    """
     import sqlite3
 
     delay = _FIRST_BACKOFF
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return await anyio.to_thread.run_sync(pool.call, work, write, limiter=thread_limiter())
+            return await anyio.to_thread.run_sync(blocking, limiter=thread_limiter())
         except sqlite3.Error as exc:
             busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY_CODES
             if not busy or attempt == MAX_ATTEMPTS:
@@ -89,10 +101,10 @@ async def call_in_thread(
                     if busy
                     else f"{type(exc).__name__}: {exc}"
                 )
-                raise fail(f"in {str(pool.path)!r}: {hint}") from exc
+                raise fail(f"in {str(path)!r}: {hint}") from exc
         except OSError as exc:
             raise fail(
-                f"in {str(pool.path)!r}: cannot create {str(pool.path.parent)!r} ({exc}); "
+                f"in {str(path)!r}: cannot create {str(path.parent)!r} ({exc}); "
                 "set ANYCREW_STORAGE_DIR to a writable directory"
             ) from exc
         # Plain doubling is enough: SQLite's busy handler already spreads writers

@@ -12,18 +12,23 @@ in a worker thread (shared with the other SQLite stores, see ``anycrew._sqlite``
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
+import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
-from ..._sqlite import ConnectionPool, call_in_thread, thread_limiter
+from ..._sqlite import ConnectionPool, call_in_thread, run_in_thread, thread_limiter
 from ...errors import TaskOutputStorageError
 from ...flow.persistence.base import storage_dir
 
@@ -161,6 +166,10 @@ def default_db_path() -> Path:
 
 
 _stores: dict[Path, KickoffTaskOutputsSQLiteStorage] = {}
+# The flush in progress per store (by id) on each event loop.
+_flushing: anyio.lowlevel.RunVar[dict[int, anyio.Event]] = anyio.lowlevel.RunVar(
+    "anycrew_task_outputs_flushing"
+)
 
 
 def default_storage() -> KickoffTaskOutputsSQLiteStorage:
@@ -197,6 +206,14 @@ class KickoffTaskOutputsSQLiteStorage:
         self._path = Path(db_path) if db_path is not None else default_db_path()
         self._pool = ConnectionPool(self._path, _SCHEMA)
         weakref.finalize(self, self._pool.close)
+        # Group commit: kickoffs queue here, and whichever worker thread flushes
+        # writes everything queued in one transaction; a kickoff whose record went
+        # out in another's batch finds it done.
+        self._queue: list[tuple[int, StoredKickoff]] = []
+        self._queue_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._tickets = itertools.count(1)
+        self._flushed = 0
 
     @property
     def db_path(self) -> Path:
@@ -211,55 +228,62 @@ class KickoffTaskOutputsSQLiteStorage:
         await anyio.to_thread.run_sync(self._pool.close, limiter=thread_limiter())
 
     async def add(self, kickoff: StoredKickoff) -> None:
-        """Store *kickoff* and its tasks in one transaction (JSON encoding included).
+        """Store *kickoff* and its tasks; return once a transaction holding it committed.
+
+        Concurrent calls share transactions (a group commit), and the JSON encoding
+        happens in the worker thread.
 
         Raises:
             TaskOutputStorageError: the database could not be written.
         """
+        with self._queue_lock:
+            ticket = next(self._tickets)
+            self._queue.append((ticket, kickoff))
 
-        def write(conn: sqlite3.Connection) -> None:
-            cursor = conn.execute(
-                f"INSERT INTO kickoffs ({_KICKOFF_COLUMNS}) "
-                "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    kickoff.run_id,
-                    kickoff.crew_id,
-                    kickoff.crew_name,
-                    len(kickoff.tasks),
-                    _dumps(kickoff.inputs),
-                    kickoff.status,
-                    kickoff.error,
-                    kickoff.replay_of,
-                    datetime.now(UTC).isoformat(),
-                ),
-            )
-            key = cursor.lastrowid
-            assert key is not None
-            conn.executemany(
-                f"INSERT INTO kickoff_task_outputs (kickoff, {_TASK_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        key,
-                        task.task_index,
-                        task.task_id,
-                        task.task_name,
-                        task.description,
-                        task.expected_output,
-                        task.agent,
-                        None if task.output is None else _dumps(task.output),
-                        int(task.restored),
-                        task.duration,
-                    )
-                    for task in kickoff.tasks
-                ],
-            )
-            if key % _PRUNE_EVERY == 0:
-                oldest_kept = key - MAX_KICKOFFS
-                conn.execute("DELETE FROM kickoff_task_outputs WHERE kickoff <= ?", (oldest_kept,))
-                conn.execute("DELETE FROM kickoffs WHERE id <= ?", (oldest_kept,))
+        def fail(problem: str) -> TaskOutputStorageError:
+            return TaskOutputStorageError(f"could not store kickoff {kickoff.run_id!r} {problem}")
 
-        await self._call(write, f"store kickoff {kickoff.run_id!r}", write=True)
+        flushing = _flushing.get(None)
+        if flushing is None:
+            flushing = {}
+            _flushing.set(flushing)
+        try:
+            # One flush per store at a time on this event loop: the others wait for
+            # it, and most find their kickoff written by it, with no thread hop.
+            while self._flushed < ticket:
+                running = flushing.get(id(self))
+                if running is not None:
+                    await running.wait()
+                    continue
+                flushing[id(self)] = done = anyio.Event()
+                try:
+                    await run_in_thread(partial(self._flush, ticket), path=self._path, fail=fail)
+                finally:
+                    del flushing[id(self)]
+                    done.set()
+        except BaseException:
+            # Given up (or never started): the record leaves the queue with its caller.
+            with self._queue_lock:
+                self._queue = [item for item in self._queue if item[0] != ticket]
+            raise
+
+    def _flush(self, ticket: int) -> None:
+        """Write the queued kickoffs unless one flush already took *ticket*; blocking."""
+        with self._flush_lock:
+            if self._flushed >= ticket:
+                return
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if not batch:
+                return
+            try:
+                self._pool.call(partial(_insert, batch), True)
+            except BaseException:
+                # Back in the queue, in order: the next flush (a retry) writes them.
+                with self._queue_lock:
+                    self._queue[:0] = batch
+                raise
+            self._flushed = batch[-1][0]
 
     async def find_replay_source(self, task_id: str) -> StoredKickoff | None:
         """The newest kickoff that holds *task_id* and the outputs of every task before it.
@@ -320,6 +344,53 @@ class KickoffTaskOutputsSQLiteStorage:
             return TaskOutputStorageError(f"could not {doing} {problem}")
 
         return await call_in_thread(self._pool, work, write=write, fail=fail)
+
+
+def _insert(batch: list[tuple[int, StoredKickoff]], conn: sqlite3.Connection) -> None:
+    """Insert the kickoffs of *batch* and their tasks (inside the caller's transaction)."""
+    prune, newest = False, 0
+    for _ticket, kickoff in batch:
+        cursor = conn.execute(
+            f"INSERT INTO kickoffs ({_KICKOFF_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kickoff.run_id,
+                kickoff.crew_id,
+                kickoff.crew_name,
+                len(kickoff.tasks),
+                _dumps(kickoff.inputs),
+                kickoff.status,
+                kickoff.error,
+                kickoff.replay_of,
+                datetime.now(UTC).isoformat(),
+            ),
+        )
+        key = cursor.lastrowid
+        assert key is not None
+        conn.executemany(
+            f"INSERT INTO kickoff_task_outputs (kickoff, {_TASK_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    key,
+                    task.task_index,
+                    task.task_id,
+                    task.task_name,
+                    task.description,
+                    task.expected_output,
+                    task.agent,
+                    None if task.output is None else _dumps(task.output),
+                    int(task.restored),
+                    task.duration,
+                )
+                for task in kickoff.tasks
+            ],
+        )
+        prune = prune or key % _PRUNE_EVERY == 0
+        newest = key
+    if prune:
+        oldest_kept = newest - MAX_KICKOFFS
+        conn.execute("DELETE FROM kickoff_task_outputs WHERE kickoff <= ?", (oldest_kept,))
+        conn.execute("DELETE FROM kickoffs WHERE id <= ?", (oldest_kept,))
 
 
 def _dumps(value: Any) -> str:

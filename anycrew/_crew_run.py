@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -13,9 +12,13 @@ import anyio
 import anyio.to_thread
 
 from . import runtime
+from ._callbacks import CrewCallbacks, crew_callbacks
 from ._interpolate import validate_inputs
+from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff, callback_inputs
+from ._task_control import produce_output
+from ._user_code import call_user as _call_user
 from ._verbose import clip, say
-from .agent import Agent, AgentAnswer, AgentPersona
+from .agent import Agent, AgentPersona
 from .crews._kickoff_record import KickoffRecord
 from .crews.crew_output import CrewOutput
 from .events._emit import emit, emit_shielded, step_context
@@ -29,11 +32,12 @@ from .events.task_events import (
     TaskCancelledEvent,
     TaskCompletedEvent,
     TaskFailedEvent,
+    TaskSkippedEvent,
     TaskStartedEvent,
 )
 from .llms._invoke import collect_usage, describe_error, rate_limited, streaming_tokens
 from .task import Task
-from .tasks.output_format import OutputFormat
+from .tasks.conditional_task import ConditionalTask
 from .tasks.task_output import TaskOutput
 from .tools._runner import tool_state
 from .types.usage_metrics import UsageMetrics
@@ -55,6 +59,7 @@ class TaskPlan:
     description: str
     expected_output: str
     context: tuple[int, ...] | None  # indices of context tasks; None = all earlier
+    output_file: str | None = None  # the task's output_file with the inputs filled in
 
 
 def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
@@ -75,8 +80,33 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
             persona = personas[id(agent)] = agent.persona(checked)
         description, expected_output = task.interpolated(checked)
         context = None if task.context is None else tuple(positions[id(t)] for t in task.context)
-        plans.append(TaskPlan(index, task, agent, persona, description, expected_output, context))
+        plans.append(
+            TaskPlan(
+                index,
+                task,
+                agent,
+                persona,
+                description,
+                expected_output,
+                context,
+                output_file=task.interpolated_output_file(checked),
+            )
+        )
     return checked, plans
+
+
+def precheck_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]] | None:
+    """Validate before the run: everything (the plan), or only that the inputs are a
+    mapping when the crew's before-kickoff callbacks may still change them (then the
+    plan is made inside the run, after the callbacks, and None is returned).
+
+    Raises:
+        InvalidInputError: for malformed inputs or a missing placeholder.
+    """
+    if crew.before_kickoff_callbacks:
+        callback_inputs(inputs)
+        return None
+    return plan_kickoff(crew, inputs)
 
 
 async def run_crew(
@@ -87,22 +117,59 @@ async def run_crew(
     *,
     planned: tuple[dict[str, Any], list[TaskPlan]] | None = None,
     record: KickoffRecord | None = None,
+    on_record: Callable[[KickoffRecord], None] | None = None,
 ) -> CrewOutput:
     """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
 
     *on_open* lets a stream session subscribe to the run's pipe before its first
     event; the LLM calls of a streamed run stream their tokens. *planned* is the
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
-    *record* receives the task outputs (a replay pre-fills the ones it restores).
+    *record* is a replay's: the plan, with the restored outputs filled in.
+    *on_record* is called with the kickoff's record (its outputs and durations).
     """
-    checked, plans = planned or plan_kickoff(crew, inputs)
-    body = partial(
-        _execute_crew, crew, checked, plans, record or KickoffRecord(crew, checked, plans)
-    )
+    body: Any
+    if record is not None:
+        # A replay: its plan and restored outputs are fixed, and the inputs are the
+        # stored ones (already through any before-kickoff callbacks).
+        body = partial(_execute_crew, crew, record.inputs, record.plans, record)
+    elif crew.before_kickoff_callbacks:
+        body = partial(_prepare_and_execute, crew, callback_inputs(inputs), on_record)
+    else:
+        checked, plans = planned or plan_kickoff(crew, inputs)
+        record = KickoffRecord(crew, checked, plans)
+        body = partial(_execute_crew, crew, checked, plans, record)
+    if on_record is not None and record is not None:
+        on_record(record)
     if on_open is None:
         return await runtime.open_run(body, router=router)
     with streaming_tokens():
         return await runtime.open_run(body, router=router, on_open=on_open)
+
+
+async def _prepare_and_execute(
+    crew: Crew,
+    inputs: dict[str, Any],
+    on_record: Callable[[KickoffRecord], None] | None,
+    run: runtime.Run,
+) -> CrewOutput:
+    """Run the before-kickoff callbacks, plan with the inputs they return, then execute.
+
+    As in CrewAI the callbacks come before CrewKickoffStartedEvent, which carries the
+    inputs they returned; a callback that raises (or returns unusable inputs) emits
+    CrewKickoffFailedEvent, a cancellation CrewKickoffCancelledEvent.
+    """
+    try:
+        checked, plans = plan_kickoff(crew, await before_kickoff(crew, inputs))
+    except anyio.get_cancelled_exc_class():
+        await emit_shielded(crew, CrewKickoffCancelledEvent(crew_name=crew.name))
+        raise
+    except Exception as exc:
+        await emit(crew, CrewKickoffFailedEvent(crew_name=crew.name, error=describe_error(exc)))
+        raise
+    record = KickoffRecord(crew, checked, plans)
+    if on_record is not None:
+        on_record(record)
+    return await _execute_crew(crew, checked, plans, record, run)
 
 
 async def _execute_crew(
@@ -120,11 +187,22 @@ async def _execute_crew(
     try:
         with (
             runtime.span(started.event_id),
+            step_context(crew=crew),
             collect_usage(usage),
             tool_state(crew.cache),
             rate_limited(crew._rpm),
+            crew_callbacks(CrewCallbacks(crew.task_callback, crew.step_callback)),
         ):
             outputs = await _execute_tasks(plans, crew.verbose, record)
+            last = _final_output(outputs)
+            result = CrewOutput(
+                raw=last.raw,
+                pydantic=last.pydantic,
+                json_dict=last.json_dict,
+                tasks_output=outputs,
+                token_usage=usage,
+            )
+            result = await after_kickoff(crew, result)
             await record.finish("completed")
     except anyio.get_cancelled_exc_class():
         await record.finish("cancelled")
@@ -141,14 +219,6 @@ async def _execute_crew(
             ),
         )
         raise
-    last = outputs[-1]
-    result = CrewOutput(
-        raw=last.raw,
-        pydantic=last.pydantic,
-        json_dict=last.json_dict,
-        tasks_output=outputs,
-        token_usage=usage,
-    )
     await emit(
         crew,
         CrewKickoffCompletedEvent(
@@ -164,9 +234,14 @@ async def _execute_crew(
     return result
 
 
+def _final_output(outputs: list[TaskOutput]) -> TaskOutput:
+    """The crew's result: the last task output that is not empty (a skipped task's is)."""
+    return next((output for output in reversed(outputs) if output.raw), outputs[-1])
+
+
 def _context_text(outputs: Sequence[TaskOutput | None], indices: Sequence[int]) -> str:
     return _CONTEXT_SEPARATOR.join(
-        output.raw for i in indices if (output := outputs[i]) is not None
+        output.raw for i in indices if (output := outputs[i]) is not None and output.raw
     )
 
 
@@ -201,9 +276,20 @@ async def _execute_tasks(
         await _perform(plan, context, verbose, record)
         finished[plan.index].set()
 
+    async def run_in_order(plan: TaskPlan, context: tuple[int, ...]) -> None:
+        # Earlier tasks are all done here: a ConditionalTask is never async and the
+        # async tasks before a synchronous one are joined first.
+        if isinstance(plan.task, ConditionalTask):
+            previous = outputs[plan.index - 1]
+            assert previous is not None
+            if not await _call_user(plan.task.condition, previous):
+                outputs[plan.index] = await _skip_task(plan, verbose)
+                return
+        await _perform(plan, context, verbose, record)
+
     if not finished:  # all synchronous: no task group needed
         for plan in todo:
-            await _perform(plan, _context_of(plan, pending), verbose, record)
+            await run_in_order(plan, _context_of(plan, pending))
         return [output for output in outputs if output is not None]
 
     try:
@@ -217,7 +303,7 @@ async def _execute_tasks(
                 for index in pending:
                     await finished[index].wait()
                 pending.clear()
-                await _perform(plan, _context_of(plan, pending), verbose, record)
+                await run_in_order(plan, _context_of(plan, pending))
     except BaseExceptionGroup as group:
         raise runtime.unwrap_group(group) from None
     assert all(output is not None for output in outputs)
@@ -240,21 +326,12 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
     verbose = verbose or plan.agent.verbose
     if verbose:
         say(f"task {task.display_name!r} started by {plan.persona.role!r}")
-    with step_context(task_id=str(task.id), task_name=task.display_name):
+    with step_context(task_id=str(task.id), task_name=task.display_name, task=task):
         started = await emit(task, TaskStartedEvent(context=context or None))
         try:
             with runtime.span(started.event_id):
-                answer = await plan.agent.aexecute_task(
-                    plan.persona,
-                    description=plan.description,
-                    expected_output=plan.expected_output,
-                    context=context or None,
-                    task_name=task.display_name,
-                    output_model=task.output_model,
-                )
-                output = _task_output(plan, answer)
-                if task.callback is not None:
-                    await _call_user(task.callback, output)
+                output = await produce_output(plan, context, verbose)
+                await after_task(task, output, plan.output_file)
         except anyio.get_cancelled_exc_class():
             await emit_shielded(task, TaskCancelledEvent(started_event_id=started.event_id))
             raise
@@ -270,33 +347,16 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
     return output
 
 
-def _task_output(plan: TaskPlan, answer: AgentAnswer) -> TaskOutput:
+async def _skip_task(plan: TaskPlan, verbose: bool) -> TaskOutput:
+    """Give a ConditionalTask whose condition was false its empty output."""
     task = plan.task
-    structured = answer.structured
-    output_format = OutputFormat.RAW
-    if structured is not None:
-        output_format = OutputFormat.PYDANTIC if task.output_pydantic else OutputFormat.JSON
-    return TaskOutput(
-        description=plan.description,
-        name=task.name,
-        expected_output=plan.expected_output,
-        raw=answer.text,
-        pydantic=structured if output_format is OutputFormat.PYDANTIC else None,
-        json_dict=structured.model_dump(mode="json")
-        if structured is not None and output_format is OutputFormat.JSON
-        else None,
-        agent=plan.persona.role,
-        output_format=output_format,
+    assert isinstance(task, ConditionalTask)
+    output = task.get_skipped_task_output().model_copy(
+        update={"description": plan.description, "expected_output": plan.expected_output}
     )
-
-
-async def _call_user(callback: Any, *args: Any) -> Any:
-    """Call a user callback: await it if async, else run it in a worker thread."""
-    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-        getattr(callback, "__call__", None)  # noqa: B004
-    ):
-        return await callback(*args)
-    result = await runtime.run_sync_in_run(callback, *args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+    task.output = output
+    if verbose or plan.agent.verbose:
+        say(f"task {task.display_name!r} skipped: its condition is false")
+    with step_context(task_id=str(task.id), task_name=task.display_name):
+        await emit(task, TaskSkippedEvent(output=output))
+    return output

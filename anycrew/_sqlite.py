@@ -118,13 +118,20 @@ class ConnectionPool:
     """Open connections to one file, each lent to one thread at a time.
 
     The file, its parent directories and the *schema* statements are created on the
-    first connection, in WAL mode. Holds no reference to its store, so
-    ``weakref.finalize`` can close it when the store goes away.
+    first connection, in WAL mode; *upgrade* then runs in the same transaction (to
+    add what later versions added to an older file). Holds no reference to its
+    store, so ``weakref.finalize`` can close it when the store goes away.
     """
 
-    def __init__(self, path: Path, schema: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: Sequence[str],
+        upgrade: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self.path = path
         self._schema = tuple(schema)
+        self._upgrade = upgrade
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -204,6 +211,8 @@ class ConnectionPool:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in self._schema:
                     conn.execute(statement)
+                if self._upgrade is not None:
+                    self._upgrade(conn)
                 conn.execute("COMMIT")
                 # Racing threads may both get here; the statements are idempotent.
                 self._schema_ready = True

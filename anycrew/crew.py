@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from . import runtime
-from ._crew_run import TaskPlan, plan_kickoff, run_crew
+from ._callbacks import check_callback, check_callbacks
+from ._crew_run import TaskPlan, precheck_kickoff, run_crew
 from .agent import Agent
 from .crews.crew_output import CrewOutput
 from .errors import ConfigurationError
@@ -23,6 +24,8 @@ from .process import Process
 from .streaming.chunks import CrewStreamingOutput
 from .streaming.sessions import AsyncStreamSession, StreamSession
 from .task import Task
+from .tasks.conditional_task import ConditionalTask
+from .tasks.task_output import TaskOutput
 from .types.usage_metrics import UsageMetrics
 
 if TYPE_CHECKING:
@@ -58,15 +61,38 @@ class Crew(BaseModel):
             async token bucket shared by all kickoffs of this crew).
         cache: reuse a tool's result when it is called again with the same
             arguments in the same kickoff (see ``BaseTool.cache_function``).
+        task_callback: called with each task's TaskOutput when the task completes,
+            after the task's own ``callback`` (once, if both are the same function).
+        step_callback: called after each step of every agent that has no
+            ``step_callback`` of its own (see ``Agent.step_callback``).
+        before_kickoff_callbacks: called in order at the start of every kickoff
+            (and of every copy in ``*_for_each``), each with the inputs dict (``{}``
+            when there are none); each returns the inputs to use, changed or not
+            (None keeps them). The tasks' ``{placeholders}`` are filled from what
+            the last one returns, and CrewKickoffStartedEvent carries it.
+        after_kickoff_callbacks: called in order at the end of every kickoff, each
+            with the CrewOutput; one that returns a CrewOutput replaces the result,
+            one that returns None keeps it. They run before
+            CrewKickoffCompletedEvent, which carries the final result.
         store_task_outputs: keep the task outputs of each kickoff of two or more tasks
             in the task-output store (SQLite under ``ANYCREW_STORAGE_DIR``), written
             once when the kickoff ends, so that :meth:`replay` can restart from any
             task. ``False`` opts out (so does ``ANYCREW_STORE_TASK_OUTPUTS=0``).
 
+    Every callback may be a sync or an async function. Async ones are awaited on
+    every entry point; sync ones run in a worker thread of the run, so one that
+    blocks never stalls the event loop (and a ``kickoff()`` inside it nests in the
+    run). A callback that raises fails the kickoff with its error
+    (CrewKickoffFailedEvent); a cancelled kickoff cancels an async callback at once
+    and tells a sync one through ``anycrew.checkpoint()``.
+
     Raises:
         NotImplementedError: for ``Process.hierarchical``.
         pydantic.ValidationError: for a task without an agent, or whose context
-            names a task that is not earlier in the crew.
+            names a task that is not earlier in the crew; for more than one async
+            task at the end of the crew, an async task whose context names an async
+            task running beside it, and a ConditionalTask that comes first or is
+            async; for a callback that is not a function taking one argument.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
@@ -81,6 +107,10 @@ class Crew(BaseModel):
     cache: bool = True
     max_rpm: int | None = Field(default=None, ge=1)
     usage_metrics: UsageMetrics | None = None
+    task_callback: Callable[[TaskOutput], Any] | None = None
+    step_callback: Callable[[Any], Any] | None = None
+    before_kickoff_callbacks: list[Callable[[dict[str, Any]], Any]] = Field(default_factory=list)
+    after_kickoff_callbacks: list[Callable[[CrewOutput], Any]] = Field(default_factory=list)
     store_task_outputs: bool = True
 
     _rpm: runtime.RateLimiter | None = PrivateAttr(default=None)
@@ -88,6 +118,36 @@ class Crew(BaseModel):
     def model_post_init(self, context: Any, /) -> None:
         if self.max_rpm is not None:
             self._rpm = runtime.RateLimiter(self.max_rpm)
+
+    @field_validator("task_callback", mode="before")
+    @classmethod
+    def _check_task_callback(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return check_callback(value, field="Crew task_callback", argument="the TaskOutput")
+
+    @field_validator("step_callback", mode="before")
+    @classmethod
+    def _check_step_callback(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return check_callback(
+            value, field="Crew step_callback", argument="an AgentAction or AgentFinish"
+        )
+
+    @field_validator("before_kickoff_callbacks", mode="before")
+    @classmethod
+    def _check_before_kickoff(cls, value: Any) -> Any:
+        return check_callbacks(
+            value, field="Crew before_kickoff_callbacks", argument="the inputs dict"
+        )
+
+    @field_validator("after_kickoff_callbacks", mode="before")
+    @classmethod
+    def _check_after_kickoff(cls, value: Any) -> Any:
+        return check_callbacks(
+            value, field="Crew after_kickoff_callbacks", argument="the CrewOutput"
+        )
 
     def __repr__(self) -> str:
         return f"Crew(name={self.name!r}, agents={len(self.agents)}, tasks={len(self.tasks)})"
@@ -116,13 +176,14 @@ class Crew(BaseModel):
                         "come earlier in this crew"
                     )
             seen.add(id(task))
+        _check_async_and_conditional(self.tasks)
         return self
 
     def _task_indices(self) -> dict[str, int]:
         return {str(task.id): index for index, task in enumerate(self.tasks)}
 
     def _streaming_output(self, inputs: Inputs, router: runtime.Router) -> CrewStreamingOutput:
-        planned = plan_kickoff(self, inputs)  # bad inputs fail here, not on first read
+        planned = precheck_kickoff(self, inputs)  # bad inputs fail here, not on first read
         return CrewStreamingOutput(
             partial(run_crew, self, inputs, router, planned=planned), self._task_indices()
         )
@@ -162,7 +223,7 @@ class Crew(BaseModel):
         router = event_bus.active_registry()
         if self.stream:
             return self._streaming_output(inputs, router)
-        planned = plan_kickoff(self, inputs)  # bad inputs fail here, not in the thread
+        planned = precheck_kickoff(self, inputs)  # bad inputs fail here, not in the thread
         return await runtime.run_in_worker(
             partial(run_crew, planned=planned),
             self,
@@ -284,7 +345,7 @@ class Crew(BaseModel):
         Raises:
             InvalidInputError: at once, for bad inputs.
         """
-        planned = plan_kickoff(self, inputs)
+        planned = precheck_kickoff(self, inputs)
         start = partial(run_crew, self, inputs, event_bus.active_registry(), planned=planned)
         return StreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
 
@@ -300,7 +361,7 @@ class Crew(BaseModel):
         Raises:
             InvalidInputError: at once, for bad inputs.
         """
-        planned = plan_kickoff(self, inputs)
+        planned = precheck_kickoff(self, inputs)
         start = partial(run_crew, self, inputs, event_bus.active_registry(), planned=planned)
         return AsyncStreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
 
@@ -371,9 +432,52 @@ class Crew(BaseModel):
         return CrewStreamingOutput(start, self._task_indices(), many=True)
 
 
+def _check_async_and_conditional(tasks: list[Task]) -> None:
+    """CrewAI's rules for async and conditional tasks, checked when a crew is built."""
+    first = tasks[0]
+    if isinstance(first, ConditionalTask):
+        raise ValueError(
+            f"the first task ({first.display_name!r}) is a ConditionalTask, but a condition "
+            "needs the output of a task before it: put another task first"
+        )
+    for position, task in enumerate(tasks):
+        if isinstance(task, ConditionalTask) and task.async_execution:
+            raise ValueError(
+                f"conditional task {position} ({task.display_name!r}) is async_execution=True; "
+                "a condition is checked when the task is reached, so it must run in order: "
+                "drop async_execution"
+            )
+        if not task.async_execution:
+            continue
+        # The async tasks since the last synchronous one run beside this one.
+        beside: set[int] = set()
+        for earlier in reversed(tasks[:position]):
+            if not earlier.async_execution:
+                break
+            beside.add(id(earlier))
+        for needed in task.context or ():
+            if id(needed) in beside:
+                raise ValueError(
+                    f"async task {position} ({task.display_name!r}) lists async task "
+                    f"{needed.display_name!r} in its context, but the two run at the same "
+                    "time; put a synchronous task between them or make one of them synchronous"
+                )
+    trailing = 0
+    for task in reversed(tasks):
+        if not task.async_execution:
+            break
+        trailing += 1
+    if trailing > 1:
+        raise ValueError(
+            f"the crew ends with {trailing} async tasks; it may end with at most one, so "
+            "that its result is well defined: add a synchronous task after them, or make "
+            "all but one of them synchronous"
+        )
+
+
 def _check_for_each(
     crew: Crew, inputs: Any, max_concurrency: int | None
-) -> list[tuple[dict[str, Any], list[TaskPlan]]]:
+) -> list[tuple[dict[str, Any], list[TaskPlan]] | None]:
     if isinstance(inputs, Mapping) or not isinstance(inputs, Sequence) or isinstance(inputs, str):
         raise ConfigurationError(
             "kickoff_for_each takes a list of input dicts, one per copy of the crew, "
@@ -385,7 +489,7 @@ def _check_for_each(
         raise ConfigurationError(
             f"max_concurrency must be a positive integer or None, got {max_concurrency!r}"
         )
-    return [plan_kickoff(crew, item) for item in inputs]
+    return [precheck_kickoff(crew, item) for item in inputs]
 
 
 async def _for_each(

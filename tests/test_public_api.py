@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import anycrew
+import anycrew.agents
 import anycrew.crews.evaluation
 import anycrew.events
 import anycrew.flow
@@ -20,6 +21,7 @@ PUBLIC_MODULES = [
     anycrew.events,
     anycrew.flow,
     anycrew.types.streaming,
+    anycrew.agents,
     anycrew.crews.evaluation,
     anycrew.memory.storage.kickoff_task_outputs_storage,
 ]

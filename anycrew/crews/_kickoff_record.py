@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -79,7 +79,7 @@ class KickoffRecord:
         self,
         crew: Crew,
         inputs: dict[str, Any],
-        plans: Sequence[TaskPlan],
+        plans: list[TaskPlan],
         *,
         restored: Mapping[int, TaskOutput] | None = None,
         replay_of: str | None = None,

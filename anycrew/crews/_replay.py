@@ -62,7 +62,7 @@ async def replay_crew(
     replay_inputs = source.inputs if inputs is None else inputs
     checked, plans = plan_kickoff(crew, replay_inputs)
     record = KickoffRecord(crew, checked, plans, restored=restored, replay_of=source.run_id)
-    return await run_crew(crew, replay_inputs, router, planned=(checked, plans), record=record)
+    return await run_crew(crew, replay_inputs, router, record=record)
 
 
 async def _not_found(crew: Crew, key: str, position: int | None) -> str:

@@ -177,14 +177,16 @@ async def evaluate_crew(
     router: runtime.Router,
 ) -> CrewTestResult:
     """Run *crew* *n_iterations* times, scoring each task's output (see ``Crew.atest``)."""
-    from .._crew_run import plan_kickoff, run_crew
+    from .._crew_run import precheck_kickoff, run_crew
     from ..agent import Agent
     from ._kickoff_record import KickoffRecord
 
     runs = check_iterations(n_iterations)
     llm = eval_llm_of(eval_llm)
     model = str(getattr(llm, "model", type(llm).__name__))
-    checked, plans = plan_kickoff(crew, inputs)
+    # Everything is checked now, unless before-kickoff callbacks may change the inputs.
+    planned = precheck_kickoff(crew, inputs)
+    shown_inputs = planned[0] if planned is not None else dict(inputs or {})
     evaluator = Agent(
         role="Task Execution Evaluator",
         goal=(
@@ -200,24 +202,25 @@ async def evaluate_crew(
         started = await emit(
             crew,
             CrewTestStartedEvent(
-                crew_name=crew.name, n_iterations=runs, eval_llm=model, inputs=checked
+                crew_name=crew.name, n_iterations=runs, eval_llm=model, inputs=shown_inputs
             ),
         )
+        plans: list[TaskPlan] = []
         scores: list[list[float]] = []
         durations: list[list[float]] = []
         run_durations: list[float] = []
         try:
             with runtime.span(started.event_id):
                 for iteration in range(1, runs + 1):
-                    record = KickoffRecord(crew, checked, plans)
+                    records: list[KickoffRecord] = []
                     began = time.perf_counter()
-                    output = await run_crew(
-                        crew, inputs, router, planned=(checked, plans), record=record
-                    )
+                    await run_crew(crew, inputs, router, planned=planned, on_record=records.append)
                     run_durations.append(time.perf_counter() - began)
+                    (record,) = records
+                    plans = record.plans
                     run_scores: list[float] = []
-                    for plan, task_output in zip(plans, output.tasks_output, strict=True):
-                        duration = record.durations[plan.index]
+                    for plan, task_output in zip(plans, record.outputs, strict=True):
+                        assert task_output is not None
                         quality = await _score(evaluator, persona, plan, task_output)
                         with step_context(
                             task_id=str(plan.task.id), task_name=plan.task.display_name
@@ -227,7 +230,7 @@ async def evaluate_crew(
                                 CrewTestResultEvent(
                                     crew_name=crew.name,
                                     quality=quality,
-                                    execution_duration=duration,
+                                    execution_duration=record.durations[plan.index],
                                     model=model,
                                     iteration=iteration,
                                 ),

@@ -69,6 +69,12 @@ from .flow_events import (
     FlowStartedEvent as FlowStartedEvent,
 )
 from .flow_events import (
+    HumanFeedbackReceivedEvent as HumanFeedbackReceivedEvent,
+)
+from .flow_events import (
+    HumanFeedbackRequestedEvent as HumanFeedbackRequestedEvent,
+)
+from .flow_events import (
     MethodExecutionCancelledEvent as MethodExecutionCancelledEvent,
 )
 from .flow_events import (
@@ -79,6 +85,9 @@ from .flow_events import (
 )
 from .flow_events import (
     MethodExecutionFinishedEvent as MethodExecutionFinishedEvent,
+)
+from .flow_events import (
+    MethodExecutionPausedEvent as MethodExecutionPausedEvent,
 )
 from .flow_events import (
     MethodExecutionStartedEvent as MethodExecutionStartedEvent,
@@ -102,6 +111,12 @@ from .llm_events import (
 from .llm_events import (
     LLMThinkingChunkEvent as LLMThinkingChunkEvent,
 )
+from .llm_guardrail_events import (
+    LLMGuardrailCompletedEvent as LLMGuardrailCompletedEvent,
+)
+from .llm_guardrail_events import (
+    LLMGuardrailStartedEvent as LLMGuardrailStartedEvent,
+)
 from .task_events import (
     TaskCancelledEvent as TaskCancelledEvent,
 )
@@ -110,6 +125,9 @@ from .task_events import (
 )
 from .task_events import (
     TaskFailedEvent as TaskFailedEvent,
+)
+from .task_events import (
+    TaskSkippedEvent as TaskSkippedEvent,
 )
 from .task_events import (
     TaskStartedEvent as TaskStartedEvent,
@@ -164,20 +182,26 @@ __all__ = [
     "FlowPausedEvent",
     "FlowPlotEvent",
     "FlowStartedEvent",
+    "HumanFeedbackReceivedEvent",
+    "HumanFeedbackRequestedEvent",
     "LLMCallCompletedEvent",
     "LLMCallFailedEvent",
     "LLMCallStartedEvent",
     "LLMCallType",
+    "LLMGuardrailCompletedEvent",
+    "LLMGuardrailStartedEvent",
     "LLMStreamChunkEvent",
     "LLMThinkingChunkEvent",
     "MethodExecutionCancelledEvent",
     "MethodExecutionEvent",
     "MethodExecutionFailedEvent",
     "MethodExecutionFinishedEvent",
+    "MethodExecutionPausedEvent",
     "MethodExecutionStartedEvent",
     "TaskCancelledEvent",
     "TaskCompletedEvent",
     "TaskFailedEvent",
+    "TaskSkippedEvent",
     "TaskStartedEvent",
     "ToolExecutionErrorEvent",
     "ToolSelectionErrorEvent",

@@ -711,3 +711,55 @@ def test_the_test_command_reports_what_went_wrong(store_dir: Path, tmp_path: Pat
     assert "--inputs takes a JSON object" in bad_inputs.stderr
     usage = _anycrew("--help", cwd=tmp_path)
     assert all(name in usage.stdout for name in ("replay", "log-tasks-outputs", "test"))
+
+
+@pytest.mark.anyio
+async def test_replay_and_crew_test_with_before_kickoff_callbacks(
+    store_dir: Path, recorder: Recorder
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def fill_topic(inputs: dict[str, Any]) -> dict[str, Any]:
+        seen.append(dict(inputs))
+        return {**inputs, "topic": "tides"}
+
+    model = Numbered()
+    base = three_step_crew(model)
+    crew = Crew(agents=base.agents, tasks=base.tasks, before_kickoff_callbacks=[fill_topic])
+    await crew.akickoff({})
+    (stored,) = await default_storage().latest(1)
+    assert stored.inputs == {"topic": "tides"}  # what the callbacks returned
+
+    # A replay runs on the stored inputs: the callbacks do not run again.
+    result = await crew.areplay(task_id(crew, 1))
+    assert seen == [{}]
+    assert result.raw == "answer #5 to Current Task: Step 3: study tides"
+
+    # crew.test kicks off as kickoff does: the callbacks run for every run.
+    scored = await crew.atest(2, scores_llm(7), {})
+    assert seen == [{}, {}, {}]
+    assert scored.scores == [[7.0, 7.0, 7.0], [7.0, 7.0, 7.0]]
+    assert recorder.of(CrewTestStartedEvent)[0].inputs == {}
+
+
+@pytest.mark.anyio
+async def test_replay_after_a_skipped_conditional_task(store_dir: Path, recorder: Recorder) -> None:
+    from anycrew.tasks.conditional_task import ConditionalTask
+
+    model = Numbered()
+    agent = Agent(role="r", goal="g", backstory="b", llm=model.llm)
+    first = Task(description="Step 1: look", expected_output="x", agent=agent)
+    maybe = ConditionalTask(
+        description="Step 2: dig", expected_output="x", agent=agent, condition=lambda out: False
+    )
+    last = Task(description="Step 3: sum up", expected_output="x", agent=agent)
+    crew = Crew(agents=[agent], tasks=[first, maybe, last])
+    await crew.akickoff()
+    recorder.events.clear()
+
+    result = await crew.areplay(str(last.id))
+    assert len(recorder.of(LLMCallStartedEvent)) == 1
+    assert result.tasks_output[1].raw == ""  # the skip is restored as it was
+    # The skipped task's empty output adds nothing to the context.
+    assert recorder.of(TaskStartedEvent)[0].context == ("answer #1 to Current Task: Step 1: look")
+    assert result.raw == "answer #3 to Current Task: Step 3: sum up"

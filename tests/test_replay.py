@@ -763,3 +763,22 @@ async def test_replay_after_a_skipped_conditional_task(store_dir: Path, recorder
     # The skipped task's empty output adds nothing to the context.
     assert recorder.of(TaskStartedEvent)[0].context == ("answer #1 to Current Task: Step 1: look")
     assert result.raw == "answer #3 to Current Task: Step 3: sum up"
+
+
+@pytest.mark.anyio
+async def test_crew_test_does_not_score_a_skipped_conditional_task(recorder: Recorder) -> None:
+    from anycrew.tasks.conditional_task import ConditionalTask
+
+    agent = Agent(role="r", goal="g", backstory="b", llm=LLM(model="sim"))
+    first = Task(description="Look", expected_output="x", agent=agent)
+    maybe = ConditionalTask(
+        description="Dig", expected_output="x", agent=agent, condition=lambda out: False
+    )
+    crew = Crew(agents=[agent], tasks=[first, maybe])
+    result = await crew.atest(2, scores_llm(6, 8))
+    assert result.scores == [[6.0, None], [8.0, None]]
+    assert result.task_averages == [7.0, None]
+    assert result.run_scores == [6.0, 8.0]
+    assert result.crew_average == 7.0
+    assert [e.task_name for e in recorder.of(CrewTestResultEvent)] == ["Look", "Look"]
+    assert str(result).splitlines()[4].split() == ["2.", "Dig", "-", "-", "-", "r"]

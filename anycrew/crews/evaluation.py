@@ -61,8 +61,10 @@ class CrewTestResult(BaseModel):
         eval_model: the model that scored the outputs.
         tasks: the tasks' names (or the start of their descriptions), in order.
         agents: the role of the agent of each task.
-        scores: ``scores[run][task]``, from 1 to 10.
-        durations: ``durations[run][task]``, the seconds each task ran.
+        scores: ``scores[run][task]``, from 1 to 10; ``None`` for a ConditionalTask
+            that was skipped in that run (it is not scored, nor averaged).
+        durations: ``durations[run][task]``, the seconds each task ran (``None`` if
+            it was skipped).
         run_durations: the wall time of each run's kickoff, in seconds.
     """
 
@@ -72,22 +74,22 @@ class CrewTestResult(BaseModel):
     eval_model: str
     tasks: list[str]
     agents: list[str]
-    scores: list[list[float]] = Field(default_factory=list)
-    durations: list[list[float]] = Field(default_factory=list)
+    scores: list[list[float | None]] = Field(default_factory=list)
+    durations: list[list[float | None]] = Field(default_factory=list)
     run_durations: list[float] = Field(default_factory=list)
 
     @property
-    def task_averages(self) -> list[float]:
-        """Each task's mean score over the runs."""
+    def task_averages(self) -> list[float | None]:
+        """Each task's mean score over the runs it was scored in."""
         return [_mean([run[task] for run in self.scores]) for task in range(len(self.tasks))]
 
     @property
-    def run_scores(self) -> list[float]:
-        """The crew's score in each run: the mean of its tasks' scores."""
+    def run_scores(self) -> list[float | None]:
+        """The crew's score in each run: the mean of its scored tasks' scores."""
         return [_mean(run) for run in self.scores]
 
     @property
-    def crew_average(self) -> float:
+    def crew_average(self) -> float | None:
         """The mean of the task averages."""
         return _mean(self.task_averages)
 
@@ -97,8 +99,8 @@ class CrewTestResult(BaseModel):
         rows = [
             [
                 f"{position}. {name}",
-                *(f"{run[position - 1]:.1f}" for run in self.scores),
-                f"{average:.1f}",
+                *(_shown(run[position - 1], 1) for run in self.scores),
+                _shown(average, 1),
                 agent,
             ]
             for position, (name, average, agent) in enumerate(
@@ -106,10 +108,10 @@ class CrewTestResult(BaseModel):
             )
         ]
         rows.append(
-            ["Crew", *(f"{s:.2f}" for s in self.run_scores), f"{self.crew_average:.2f}", ""]
+            ["Crew", *(_shown(s, 2) for s in self.run_scores), _shown(self.crew_average, 2), ""]
         )
         seconds = [f"{d:.2f}" for d in self.run_durations]
-        rows.append(["Execution time (s)", *seconds, f"{_mean(self.run_durations):.2f}", ""])
+        rows.append(["Execution time (s)", *seconds, _shown(_mean(self.run_durations), 2), ""])
         title = (
             f"Task scores of crew {self.crew_name!r} "
             f"(1-10, higher is better; scored by {self.eval_model})"
@@ -117,8 +119,13 @@ class CrewTestResult(BaseModel):
         return title + "\n" + _table(header, rows)
 
 
-def _mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values) if values else 0.0
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return math.fsum(present) / len(present) if present else None
+
+
+def _shown(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -206,8 +213,8 @@ async def evaluate_crew(
             ),
         )
         plans: list[TaskPlan] = []
-        scores: list[list[float]] = []
-        durations: list[list[float]] = []
+        scores: list[list[float | None]] = []
+        durations: list[list[float | None]] = []
         run_durations: list[float] = []
         try:
             with runtime.span(started.event_id):
@@ -218,9 +225,12 @@ async def evaluate_crew(
                     run_durations.append(time.perf_counter() - began)
                     (record,) = records
                     plans = record.plans
-                    run_scores: list[float] = []
+                    run_scores: list[float | None] = []
                     for plan, task_output in zip(plans, record.outputs, strict=True):
                         assert task_output is not None
+                        if record.durations[plan.index] is None:
+                            run_scores.append(None)  # a skipped ConditionalTask
+                            continue
                         quality = await _score(evaluator, persona, plan, task_output)
                         with step_context(
                             task_id=str(plan.task.id), task_name=plan.task.display_name
@@ -237,7 +247,7 @@ async def evaluate_crew(
                             )
                         run_scores.append(quality)
                     scores.append(run_scores)
-                    durations.append([d or 0.0 for d in record.durations])
+                    durations.append(list(record.durations))
         except Exception as exc:
             await emit(
                 crew,

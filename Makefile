@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test check lint format typecheck pytest bench clean
+.PHONY: demo test check lint format typecheck pytest bench bench-peers bench-compare clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,20 @@ test: check pytest
 bench: $(VENV)/.dev
 	$(PY) -m anycrew bench --backend all
 
+# The peers anycrew is compared with live in a virtual environment of their own:
+# CrewAI is large and never a dependency of anycrew.
+PEERS := .venv-peers
+
+$(PEERS)/.crewai:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PEERS)/bin/python -m pip install -q --disable-pip-version-check crewai
+	touch $@
+
+bench-peers: $(PEERS)/.crewai
+
+bench-compare: $(VENV)/.dev $(PEERS)/.crewai
+	$(PY) -m anycrew bench --backend all --compare crewai
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(PEERS) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

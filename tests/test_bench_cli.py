@@ -11,6 +11,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,10 @@ SCENARIOS = {"overhead", "fanout", "chain", "events", "cancel", "threads"}
 
 
 def test_bench_all_scenarios_all_backends(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+    out, chart = tmp_path / "bench.json", tmp_path / "fanout.svg"
     args = ["-m", "anycrew", "bench", "--backend", "all", "--quick", "--n", "10"]
     completed = subprocess.run(
-        [sys.executable, *args, "--json", str(out)],
+        [sys.executable, *args, "--json", str(out), "--plot", str(chart)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -66,10 +67,27 @@ def test_bench_all_scenarios_all_backends(tmp_path: Path) -> None:
             if backend != "trio":
                 assert by_key[backend, "cancel", f"{entry} tasks left"] == 0
 
-    # The table on stdout: a header, a rule, one row per (scenario, figure).
+    # The table on stdout: a header, a rule, one row per (scenario, figure), the notes.
     lines = completed.stdout.splitlines()
     assert lines[0].split() == ["scenario", "figure", "unit", *backends]
-    assert len(lines) == 2 + len({(f["scenario"], f["name"]) for f in figures})
+    rows = len({(f["scenario"], f["name"]) for f in figures})
+    assert lines[2 + rows :] == [f"note: {note}" for note in document["notes"]]
+
+    # The chart: per backend a wall series and a dashed floor, each with its point.
+    series = [
+        group
+        for group in ET.parse(chart).getroot().iter("{http://www.w3.org/2000/svg}g")
+        if group.get("class") == "series"
+    ]
+    assert [(g.get("data-backend"), g.get("data-kind")) for g in series] == [
+        (backend, kind) for backend in backends for kind in ("wall", "floor")
+    ]
+    for group in series:
+        (point,) = group.iter("{http://www.w3.org/2000/svg}circle")
+        kind = "wall" if group.get("data-kind") == "wall" else "floor (bare anyio sleeps)"
+        value = by_key[group.get("data-backend"), "fanout", f"n=10 {kind}"]
+        assert (point.get("data-n"), float(point.get("data-seconds", "0"))) == ("10", value)
+    assert f"chart of {len(series)} series written to {chart}" in document["notes"]
 
 
 def test_bench_usage(capsys: pytest.CaptureFixture[str]) -> None:

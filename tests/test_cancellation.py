@@ -216,3 +216,43 @@ async def test_a_crew_kicked_off_from_a_sync_callback_is_cancelled_with_its_host
     assert scope.cancelled_caught
     assert time.monotonic() - started - CANCEL_AT < RETURN_WITHIN
     assert inner_calls.started == 1
+
+
+@pytest.mark.anyio
+async def test_kickoff_async_starts_no_call_while_the_cancel_is_on_its_way(
+    recorder: Recorder,
+) -> None:
+    # The host's cancel reaches a kickoff_async worker as a callback on the worker's
+    # loop. Here the worker's loop is busy (the first task's model blocks it) when
+    # the host is cancelled, so that callback has not run when the first task ends:
+    # the second task's LLM call must still not start.
+    busy = threading.Event()
+    release = threading.Event()
+    started: list[str] = []
+
+    def respond(messages: list[dict[str, Any]]) -> str:
+        started.append(messages[-1]["content"])
+        if len(started) == 1:
+            busy.set()
+            release.wait(10)
+        return "Final Answer: done"
+
+    crew = make_crew(2, llm=LLM(model="sim", responder=respond))
+    scope = anyio.CancelScope()
+
+    async def kickoff() -> None:
+        with scope:
+            await crew.kickoff_async({"topic": "t"})
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(kickoff)
+        assert await anyio.to_thread.run_sync(busy.wait, 10)
+        scope.cancel()
+        # Every host task is blocked once the cancel has been handed to the bridge.
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    assert scope.cancelled_caught
+
+    assert len(started) == 1
+    assert len(recorder.of(LLMCallStartedEvent)) == 1
+    assert len(recorder.of(CrewKickoffCancelledEvent)) == 1

@@ -14,6 +14,7 @@ import anyio
 
 from .. import LLM, Agent, Crew, Task
 from ..adapters.llm.sim import Responder
+from . import progress
 
 INPUTS = {"topic": "x"}
 
@@ -82,8 +83,8 @@ class Figure:
 
 
 def log(message: str) -> None:
-    """A progress line on stderr."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    """Report a step on the current progress display (stderr)."""
+    progress.current().step(message)
 
 
 def build_crew(

@@ -1,8 +1,10 @@
 """cancel: many in-flight crews cancelled at once, and what is left afterwards.
 
-``crews`` crews whose simulated call takes 1 s are cancelled after 0.2 s, once
-through ``akickoff_for_each`` and once as concurrent ``kickoff_async`` calls (the
-thread shim). A simulator ``responder`` records when each LLM call starts.
+``crews`` crews of two sequential tasks, each a simulated call of 1 s, are
+cancelled after 0.2 s (during their first call, so a second call starting after
+the cancel would show work that kept going), once through ``akickoff_for_each``
+and once as concurrent ``kickoff_async`` calls (the thread shim). A simulator
+``responder`` records when each LLM call starts.
 
 The cancel is a task that sleeps 0.2 s and then cancels the enclosing task group,
 noting the time: that is ``move_on_after(0.2)`` with the instant of the cancel
@@ -34,6 +36,8 @@ from ._common import INPUTS, Figure, Settings, build_crew
 #: Seconds the run is allowed before the cancel, and the simulated call's latency.
 CANCEL_AFTER = 0.2
 LATENCY = 1.0
+#: Sequential tasks per crew: a run that ignored the cancel would start the second.
+TASKS = 2
 #: Seconds to wait after the return before counting threads and tasks.
 SETTLE = 0.2
 #: The most warm-up rounds before the measured run.
@@ -93,7 +97,7 @@ async def measure(
         if threading.active_count() <= before:
             break
     calls = CallLog()
-    crew = build_crew(1, latency=LATENCY, responder=calls)
+    crew = build_crew(1, TASKS, latency=LATENCY, responder=calls)
     threads_before = threading.active_count()
     tasks_before = running_tasks()
     cancelled_at: list[float] = []

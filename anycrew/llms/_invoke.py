@@ -6,7 +6,6 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-import anyio.lowlevel
 from pydantic import BaseModel
 
 from .. import runtime
@@ -89,8 +88,9 @@ async def _invoke(
     tools: list[dict[str, Any]] | None,
     response_format: type[BaseModel] | None = None,
 ) -> LLMResponse:
-    # No new call may start once the run is cancelled, even at zero latency.
-    await anyio.lowlevel.checkpoint_if_cancelled()
+    # No new call may start once the run is cancelled, even at zero latency, nor
+    # once the host of a worker's loop is (its news may still be on the way).
+    await runtime.checkpoint_if_cancelled()
     pending = None
     found = hooks.registries()
     if found is not None:

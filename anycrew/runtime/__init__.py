@@ -80,6 +80,9 @@ from ._threads import (
     checkpoint as checkpoint,
 )
 from ._threads import (
+    checkpoint_if_cancelled as checkpoint_if_cancelled,
+)
+from ._threads import (
     current_backend as current_backend,
 )
 from ._threads import (

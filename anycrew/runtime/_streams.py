@@ -31,7 +31,8 @@ import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._pipe import OnOpen, Subscribable, receive_batch
-from ._threads import CancelBridge, apply_carried, capture_carried
+from ._scope import bind
+from ._threads import CancelBridge, _bridge, apply_carried, capture_carried
 
 #: Starts a run: called with the hook the run must call with its pipe when it opens.
 Start = Callable[[OnOpen], Awaitable[Any]]
@@ -259,7 +260,7 @@ class ThreadDriver:
                 self._channel.put(_END)
 
     async def _bridged_produce(self) -> None:
-        with anyio.CancelScope() as scope:
+        with anyio.CancelScope() as scope, bind(_bridge, self._bridge):
             self._bridge.attach(scope)
             try:
                 await self._produce()

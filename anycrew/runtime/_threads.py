@@ -24,7 +24,7 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.from_thread import start_blocking_portal
 
-from ._scope import _current_run, unwrap_group
+from ._scope import _current_run, bind, unwrap_group
 
 T = TypeVar("T")
 
@@ -155,6 +155,19 @@ class CancelBridge:
         self._requested = False
         self._scope: anyio.CancelScope | None = None
         self._call_soon: Callable[[Callable[[], object]], object] | None = None
+        self._loop_thread: int | None = None
+
+    def apply_pending(self) -> None:
+        """Cancel the worker's run now if the host asked, from the worker loop's thread.
+
+        The host's request reaches the worker's loop as a callback, which runs only
+        when the loop next gets to its queue; work that starts before that (an LLM
+        call right after a busy step) checks here first.
+        """
+        if self._requested and self._loop_thread == threading.get_ident():
+            with self._lock:
+                if self._scope is not None:
+                    self._scope.cancel()
 
     @property
     def cancel_requested(self) -> bool:
@@ -173,11 +186,13 @@ class CancelBridge:
                 scope.cancel()
             self._scope = scope
             self._call_soon = call_soon
+            self._loop_thread = threading.get_ident()
 
     def detach(self) -> None:
         with self._lock:
             self._scope = None
             self._call_soon = None
+            self._loop_thread = None
 
     def cancel(self) -> None:
         """Request cancellation of the worker's run (from any thread; idempotent)."""
@@ -190,6 +205,24 @@ class CancelBridge:
             # call, so there is nothing left to cancel.
             with contextlib.suppress(RuntimeError):
                 call_soon(scope.cancel)
+
+
+_bridge: ContextVar[CancelBridge | None] = ContextVar("anycrew_cancel_bridge", default=None)
+
+
+async def checkpoint_if_cancelled() -> None:
+    """Raise the cancellation exception if the current task is cancelled.
+
+    Like ``anyio.lowlevel.checkpoint_if_cancelled()``, and also in a worker's
+    private loop (``kickoff_async``, sync stream sessions) whose host has been
+    cancelled but whose loop has not yet run the callback carrying that news:
+    anycrew calls it before starting an LLM call or a tool, so none starts after
+    the caller's cancel, however busy the machine.
+    """
+    bridge = _bridge.get()
+    if bridge is not None:
+        bridge.apply_pending()
+    await anyio.lowlevel.checkpoint_if_cancelled()
 
 
 def run_blocking(
@@ -245,11 +278,31 @@ def run_blocking(
 
 class _Relay:
     """The cancel scopes of runs started, through :func:`run_blocking`, from one piece of
-    sync code running in a worker thread; cancelled together when its caller is."""
+    sync code running in a worker thread; cancelled together when its caller is.
 
-    def __init__(self) -> None:
+    Most sync code starts no run, so the task that notices the caller's cancellation
+    is started only with the first run the code starts (in the caller's task group,
+    hence inside the caller's cancel scopes).
+    """
+
+    def __init__(self, task_group: anyio.abc.TaskGroup) -> None:
         self.scopes: set[anyio.CancelScope] = set()
         self.cancelled = False
+        self.done = False
+        self._task_group: anyio.abc.TaskGroup | None = task_group
+
+    def watch(self) -> None:
+        """Make sure the caller's cancellation reaches the runs (on the loop thread)."""
+        if self._task_group is not None:
+            self._task_group.start_soon(self._relay_cancellation)
+            self._task_group = None
+
+    async def _relay_cancellation(self) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not self.done:
+                self.cancel()
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -263,6 +316,7 @@ _relay: ContextVar[_Relay | None] = ContextVar("anycrew_relay", default=None)
 async def _relayed(
     relay: _Relay, async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
 ) -> T | _Cancelled:
+    relay.watch()
     with anyio.CancelScope() as scope:
         if relay.cancelled:
             scope.cancel()
@@ -284,29 +338,17 @@ async def run_sync_in_run(func: Callable[..., T], *args: Any) -> T:
     """
     import outcome
 
-    relay = _Relay()
-    token = _relay.set(relay)  # the worker thread gets a copy of this context
-    done = False
-
-    async def relay_cancellation() -> None:
+    async with anyio.create_task_group() as tg:
+        relay = _Relay(tg)
+        token = _relay.set(relay)  # the worker thread gets a copy of this context
         try:
-            await anyio.sleep_forever()
+            result = await anyio.to_thread.run_sync(
+                outcome.capture, func, *args, limiter=thread_limiter()
+            )
         finally:
-            if not done:
-                relay.cancel()
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(relay_cancellation)
-            try:
-                result = await anyio.to_thread.run_sync(
-                    outcome.capture, func, *args, limiter=thread_limiter()
-                )
-                done = True
-            finally:
-                tg.cancel_scope.cancel()
-    finally:
-        _relay.reset(token)
+            relay.done = True
+            _relay.reset(token)
+            tg.cancel_scope.cancel()
     return result.unwrap()
 
 
@@ -356,7 +398,7 @@ class _Cancelled:
 async def _bridged(
     bridge: CancelBridge, async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
 ) -> T | _Cancelled:
-    with anyio.CancelScope() as scope:
+    with anyio.CancelScope() as scope, bind(_bridge, bridge):
         bridge.attach(scope)
         try:
             return await async_fn(*args)

@@ -138,6 +138,8 @@ class ToolBelt:
                 result = await pending.finish(result)
             return ToolOutcome(call, str(result), result, chosen.result_as_answer)
 
+        # No tool starts once the run (or a worker loop's host) is cancelled.
+        await runtime.checkpoint_if_cancelled()
         state.usage[id(chosen)] = used + 1
         await emit(source, ToolUsageStartedEvent(**labels, run_attempts=used + 1))
         try:

@@ -1,0 +1,1 @@
+"""Harnesses that run the benchmark scenarios on peer frameworks, each in its own environment."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from ._task_control import produce_output
 from ._user_code import call_user as _call_user
 from ._verbose import clip, say
 from .agent import Agent, AgentPersona
+from .crews._kickoff_record import KickoffRecord
 from .crews.crew_output import CrewOutput
 from .events._emit import emit, emit_shielded, step_context
 from .events.crew_events import (
@@ -114,26 +116,42 @@ async def run_crew(
     on_open: runtime.OnOpen | None = None,
     *,
     planned: tuple[dict[str, Any], list[TaskPlan]] | None = None,
+    record: KickoffRecord | None = None,
+    on_record: Callable[[KickoffRecord], None] | None = None,
 ) -> CrewOutput:
     """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
 
     *on_open* lets a stream session subscribe to the run's pipe before its first
     event; the LLM calls of a streamed run stream their tokens. *planned* is the
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
+    *record* is a replay's: the plan, with the restored outputs filled in.
+    *on_record* is called with the kickoff's record (its outputs and durations).
     """
     body: Any
-    if crew.before_kickoff_callbacks:
-        body = partial(_prepare_and_execute, crew, callback_inputs(inputs))
+    if record is not None:
+        # A replay: its plan and restored outputs are fixed, and the inputs are the
+        # stored ones (already through any before-kickoff callbacks).
+        body = partial(_execute_crew, crew, record.inputs, record.plans, record)
+    elif crew.before_kickoff_callbacks:
+        body = partial(_prepare_and_execute, crew, callback_inputs(inputs), on_record)
     else:
         checked, plans = planned or plan_kickoff(crew, inputs)
-        body = partial(_execute_crew, crew, checked, plans)
+        record = KickoffRecord(crew, checked, plans)
+        body = partial(_execute_crew, crew, checked, plans, record)
+    if on_record is not None and record is not None:
+        on_record(record)
     if on_open is None:
         return await runtime.open_run(body, router=router)
     with streaming_tokens():
         return await runtime.open_run(body, router=router, on_open=on_open)
 
 
-async def _prepare_and_execute(crew: Crew, inputs: dict[str, Any], run: runtime.Run) -> CrewOutput:
+async def _prepare_and_execute(
+    crew: Crew,
+    inputs: dict[str, Any],
+    on_record: Callable[[KickoffRecord], None] | None,
+    run: runtime.Run,
+) -> CrewOutput:
     """Run the before-kickoff callbacks, plan with the inputs they return, then execute.
 
     As in CrewAI the callbacks come before CrewKickoffStartedEvent, which carries the
@@ -148,12 +166,20 @@ async def _prepare_and_execute(crew: Crew, inputs: dict[str, Any], run: runtime.
     except Exception as exc:
         await emit(crew, CrewKickoffFailedEvent(crew_name=crew.name, error=describe_error(exc)))
         raise
-    return await _execute_crew(crew, checked, plans, run)
+    record = KickoffRecord(crew, checked, plans)
+    if on_record is not None:
+        on_record(record)
+    return await _execute_crew(crew, checked, plans, record, run)
 
 
 async def _execute_crew(
-    crew: Crew, inputs: dict[str, Any], plans: list[TaskPlan], run: runtime.Run
+    crew: Crew,
+    inputs: dict[str, Any],
+    plans: list[TaskPlan],
+    record: KickoffRecord,
+    run: runtime.Run,
 ) -> CrewOutput:
+    record.start(run)
     usage = UsageMetrics()
     if crew.verbose:
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
@@ -167,7 +193,7 @@ async def _execute_crew(
             rate_limited(crew._rpm),
             crew_callbacks(CrewCallbacks(crew.task_callback, crew.step_callback)),
         ):
-            outputs = await _execute_tasks(plans, crew.verbose)
+            outputs = await _execute_tasks(plans, crew.verbose, record)
             last = _final_output(outputs)
             result = CrewOutput(
                 raw=last.raw,
@@ -177,12 +203,15 @@ async def _execute_crew(
                 token_usage=usage,
             )
             result = await after_kickoff(crew, result)
+            await record.finish("completed")
     except anyio.get_cancelled_exc_class():
+        await record.finish("cancelled")
         await emit_shielded(
             crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started.event_id)
         )
         raise
     except Exception as exc:
+        await record.finish("failed", describe_error(exc))
         await emit(
             crew,
             CrewKickoffFailedEvent(
@@ -227,37 +256,45 @@ def _context_of(plan: TaskPlan, running: list[int]) -> tuple[int, ...]:
     return tuple(index for index in range(plan.index) if index not in running)
 
 
-async def _execute_tasks(plans: list[TaskPlan], verbose: bool) -> list[TaskOutput]:
-    """Run the tasks in order; async ones as child tasks, joined by the next sync one."""
-    outputs: list[TaskOutput | None] = [None] * len(plans)
-    finished = {plan.index: anyio.Event() for plan in plans if plan.task.async_execution}
+async def _execute_tasks(
+    plans: list[TaskPlan], verbose: bool, record: KickoffRecord
+) -> list[TaskOutput]:
+    """Run the tasks in order; async ones as child tasks, joined by the next sync one.
+
+    Outputs go into ``record.outputs``; tasks whose output is there already (restored
+    by a replay) do not run.
+    """
+    outputs = record.outputs
+    todo = [plan for plan in plans if outputs[plan.index] is None]
+    finished = {plan.index: anyio.Event() for plan in todo if plan.task.async_execution}
     pending: list[int] = []
 
     async def run_async(plan: TaskPlan, context: tuple[int, ...]) -> None:
         for index in context:
             if index in finished:
                 await finished[index].wait()
-        outputs[plan.index] = await _execute_task(plan, _context_text(outputs, context), verbose)
+        await _perform(plan, context, verbose, record)
         finished[plan.index].set()
 
-    async def run_in_order(plan: TaskPlan, context: tuple[int, ...]) -> TaskOutput:
+    async def run_in_order(plan: TaskPlan, context: tuple[int, ...]) -> None:
         # Earlier tasks are all done here: a ConditionalTask is never async and the
         # async tasks before a synchronous one are joined first.
         if isinstance(plan.task, ConditionalTask):
             previous = outputs[plan.index - 1]
             assert previous is not None
             if not await _call_user(plan.task.condition, previous):
-                return await _skip_task(plan, verbose)
-        return await _execute_task(plan, _context_text(outputs, context), verbose)
+                outputs[plan.index] = await _skip_task(plan, verbose)
+                return
+        await _perform(plan, context, verbose, record)
 
     if not finished:  # all synchronous: no task group needed
-        for plan in plans:
-            outputs[plan.index] = await run_in_order(plan, _context_of(plan, pending))
+        for plan in todo:
+            await run_in_order(plan, _context_of(plan, pending))
         return [output for output in outputs if output is not None]
 
     try:
         async with anyio.create_task_group() as tg:
-            for plan in plans:
+            for plan in todo:
                 if plan.task.async_execution:
                     context = _context_of(plan, pending)
                     tg.start_soon(run_async, plan, context, name=f"task {plan.task.display_name}")
@@ -266,11 +303,22 @@ async def _execute_tasks(plans: list[TaskPlan], verbose: bool) -> list[TaskOutpu
                 for index in pending:
                     await finished[index].wait()
                 pending.clear()
-                outputs[plan.index] = await run_in_order(plan, _context_of(plan, pending))
+                await run_in_order(plan, _context_of(plan, pending))
     except BaseExceptionGroup as group:
         raise runtime.unwrap_group(group) from None
     assert all(output is not None for output in outputs)
     return [output for output in outputs if output is not None]
+
+
+async def _perform(
+    plan: TaskPlan, context: tuple[int, ...], verbose: bool, record: KickoffRecord
+) -> None:
+    """Run one task with the outputs of *context* and record its output and duration."""
+    began = time.perf_counter()
+    record.outputs[plan.index] = await _execute_task(
+        plan, _context_text(record.outputs, context), verbose
+    )
+    record.durations[plan.index] = time.perf_counter() - began
 
 
 async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutput:

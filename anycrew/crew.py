@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -19,6 +19,7 @@ from .crews.crew_output import CrewOutput
 from .errors import ConfigurationError
 from .events.bus import event_bus
 from .llms._invoke import streaming_tokens
+from .llms.base_llm import BaseLLM
 from .process import Process
 from .streaming.chunks import CrewStreamingOutput
 from .streaming.sessions import AsyncStreamSession, StreamSession
@@ -26,6 +27,9 @@ from .task import Task
 from .tasks.conditional_task import ConditionalTask
 from .tasks.task_output import TaskOutput
 from .types.usage_metrics import UsageMetrics
+
+if TYPE_CHECKING:
+    from .crews.evaluation import CrewTestResult
 
 Inputs = Mapping[str, Any] | None
 
@@ -70,6 +74,10 @@ class Crew(BaseModel):
             with the CrewOutput; one that returns a CrewOutput replaces the result,
             one that returns None keeps it. They run before
             CrewKickoffCompletedEvent, which carries the final result.
+        store_task_outputs: keep the task outputs of each kickoff of two or more tasks
+            in the task-output store (SQLite under ``ANYCREW_STORAGE_DIR``), written
+            once when the kickoff ends, so that :meth:`replay` can restart from any
+            task. ``False`` opts out (so does ``ANYCREW_STORE_TASK_OUTPUTS=0``).
 
     Every callback may be a sync or an async function. Async ones are awaited on
     every entry point; sync ones run in a worker thread of the run, so one that
@@ -103,6 +111,7 @@ class Crew(BaseModel):
     step_callback: Callable[[Any], Any] | None = None
     before_kickoff_callbacks: list[Callable[[dict[str, Any]], Any]] = Field(default_factory=list)
     after_kickoff_callbacks: list[Callable[[CrewOutput], Any]] = Field(default_factory=list)
+    store_task_outputs: bool = True
 
     _rpm: runtime.RateLimiter | None = PrivateAttr(default=None)
 
@@ -222,6 +231,106 @@ class Crew(BaseModel):
             router,
             backend=runtime.current_backend(),
         )
+
+    async def areplay(self, task_id: str, inputs: Inputs = None) -> CrewOutput:
+        """Run the crew again from the task *task_id*, in the caller's task.
+
+        The tasks before it are not run: their outputs come from the latest stored
+        kickoff that has them (kickoffs of crews with two or more tasks are stored
+        when they end, completed, failed or cancelled), and the tasks that follow see
+        them as context as usual. The replay is a kickoff of its own: it emits the
+        usual events (none for the restored tasks), returns a CrewOutput of every
+        task, and is stored too, so it can be replayed in turn.
+
+        *task_id* is ``str(task.id)`` of one of this crew's tasks, or a task id listed
+        by ``anycrew log-tasks-outputs`` for a crew built the same way in another
+        process (the stored task index then picks the task). Replaying the first
+        task is kicking the crew off again. A replay returns a CrewOutput even with
+        ``Crew(stream=True)``; use the event bus to follow it.
+
+        Args:
+            task_id: the task to restart from.
+            inputs: the kickoff inputs; ``None`` reuses those of the stored kickoff.
+
+        Raises:
+            ReplayError: no stored kickoff has the task (run ``kickoff()`` first), the
+                stored kickoff has a different number of tasks, or a stored structured
+                output no longer validates against its task's model.
+            InvalidInputError: the inputs miss a placeholder.
+            TaskOutputStorageError: the store could not be read.
+        """
+        from .crews._replay import replay_crew
+
+        return await replay_crew(self, task_id, inputs, event_bus.active_registry())
+
+    def replay(self, task_id: str, inputs: Inputs = None) -> CrewOutput:
+        """Synchronous :meth:`areplay` (CrewAI's ``crew.replay``), on a private event loop."""
+        from .crews._replay import replay_crew
+
+        return runtime.run_blocking(
+            replay_crew,
+            self,
+            task_id,
+            inputs,
+            event_bus.active_registry(),
+            entry_name="replay",
+            async_name="areplay",
+        )
+
+    async def atest(
+        self,
+        n_iterations: int,
+        eval_llm: str | BaseLLM,
+        inputs: Inputs = None,
+    ) -> CrewTestResult:
+        """Kick the crew off *n_iterations* times and score every task's output.
+
+        After each kickoff, *eval_llm* scores each task's output from 1 to 10 against
+        its description and expected output (a structured answer, asked again if it
+        does not fit). Emits CrewTestStartedEvent, a CrewTestResultEvent per score,
+        then CrewTestCompletedEvent, or CrewTestFailedEvent if a kickoff or a scoring
+        raised (the error is then raised). Prints the score table, as CrewAI does,
+        and returns it.
+
+        Args:
+            n_iterations: how many kickoffs to run, one after another.
+            eval_llm: the scoring model: a model string or an LLM object.
+            inputs: the kickoff inputs, the same for every run.
+
+        Raises:
+            ConfigurationError: *n_iterations* is not a positive int, or *eval_llm* is
+                not a model string or an LLM (before anything runs).
+            InvalidInputError: the inputs miss a placeholder (before anything runs).
+        """
+        from .crews.evaluation import evaluate_crew
+
+        result = await evaluate_crew(
+            self, n_iterations, eval_llm, inputs, event_bus.active_registry()
+        )
+        print(result)
+        return result
+
+    def test(
+        self,
+        n_iterations: int,
+        eval_llm: str | BaseLLM,
+        inputs: Inputs = None,
+    ) -> CrewTestResult:
+        """Synchronous :meth:`atest` (CrewAI's ``crew.test``), on a private event loop."""
+        from .crews.evaluation import evaluate_crew
+
+        result = runtime.run_blocking(
+            evaluate_crew,
+            self,
+            n_iterations,
+            eval_llm,
+            inputs,
+            event_bus.active_registry(),
+            entry_name="test",
+            async_name="atest",
+        )
+        print(result)
+        return result
 
     def stream_events(
         self, inputs: Inputs = None, *, buffer_size: int | None = None, keep_frames: bool = True

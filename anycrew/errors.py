@@ -12,6 +12,8 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     ├── OutputFileError (OSError)            a task's output_file could not be written
     ├── GuardrailError                       a task's output kept failing a guardrail
     ├── GuardrailResultError (TypeError)     a guardrail returned something unusable
+    ├── ReplayError (ValueError)             no stored kickoff to replay a task from
+    ├── TaskOutputStorageError               the kickoff task-output store failed
     ├── ExecutionTimeoutError (TimeoutError)
     │   └── AgentExecutionTimeoutError       an agent's max_execution_time ran out
     ├── CallBlockedError                     a before-call hook returned False
@@ -309,3 +311,30 @@ class GuardrailError(AnyCrewError):
 
 class GuardrailResultError(AnyCrewError, TypeError):
     """A guardrail returned something other than ``(bool, value)``, or ``(True, None)``."""
+
+
+class ReplayError(AnyCrewError, ValueError):
+    """A crew cannot be replayed from the task asked for.
+
+    Raised before anything runs: no stored kickoff has that task (run ``kickoff()``
+    first), or the stored kickoff does not fit the crew (a different number of tasks,
+    a task in another position, a stored structured output that no longer validates).
+
+    Attributes:
+        task_id: the task id given to ``replay``.
+    """
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+class TaskOutputStorageError(AnyCrewError):
+    """The store of kickoff task outputs could not be read or written.
+
+    The SQLite or OS error is the ``__cause__``. A kickoff never fails because its
+    outputs could not be stored: that is logged (logger ``anycrew.storage``) instead.
+    """

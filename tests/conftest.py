@@ -19,6 +19,20 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(autouse=True)
+def _private_storage_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep what kickoffs and flows store out of the user's data dir.
+
+    Kickoffs store their task outputs only in the tests that ask for it (they unset
+    ``ANYCREW_STORE_TASK_OUTPUTS``): the save's pooled worker thread would otherwise
+    show up in the other tests' thread counts.
+    """
+    monkeypatch.setenv("ANYCREW_STORAGE_DIR", str(tmp_path_factory.getbasetemp() / "storage"))
+    monkeypatch.setenv("ANYCREW_STORE_TASK_OUTPUTS", "0")
+
+
 class Recorder:
     """Collects every event delivered to a sync handler, in delivery order."""
 

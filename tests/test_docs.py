@@ -16,7 +16,13 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ANYCREW_MODEL"}
+    # The examples run with anycrew's defaults: no model set, kickoffs storing their
+    # task outputs (under the suite's temporary ANYCREW_STORAGE_DIR).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ANYCREW_MODEL", "ANYCREW_STORE_TASK_OUTPUTS")
+    }
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,

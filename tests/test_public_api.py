@@ -10,11 +10,21 @@ import pytest
 
 import anycrew
 import anycrew.agents
+import anycrew.crews.evaluation
 import anycrew.events
 import anycrew.flow
+import anycrew.memory.storage.kickoff_task_outputs_storage
 import anycrew.types.streaming
 
-PUBLIC_MODULES = [anycrew, anycrew.events, anycrew.flow, anycrew.types.streaming, anycrew.agents]
+PUBLIC_MODULES = [
+    anycrew,
+    anycrew.events,
+    anycrew.flow,
+    anycrew.types.streaming,
+    anycrew.agents,
+    anycrew.crews.evaluation,
+    anycrew.memory.storage.kickoff_task_outputs_storage,
+]
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)

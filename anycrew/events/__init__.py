@@ -32,6 +32,18 @@ from .crew_events import (
 from .crew_events import (
     CrewKickoffStartedEvent as CrewKickoffStartedEvent,
 )
+from .crew_events import (
+    CrewTestCompletedEvent as CrewTestCompletedEvent,
+)
+from .crew_events import (
+    CrewTestFailedEvent as CrewTestFailedEvent,
+)
+from .crew_events import (
+    CrewTestResultEvent as CrewTestResultEvent,
+)
+from .crew_events import (
+    CrewTestStartedEvent as CrewTestStartedEvent,
+)
 from .flow_events import (
     FlowCancelledEvent as FlowCancelledEvent,
 )
@@ -157,6 +169,10 @@ __all__ = [
     "CrewKickoffCompletedEvent",
     "CrewKickoffFailedEvent",
     "CrewKickoffStartedEvent",
+    "CrewTestCompletedEvent",
+    "CrewTestFailedEvent",
+    "CrewTestResultEvent",
+    "CrewTestStartedEvent",
     "EventBus",
     "FlowCancelledEvent",
     "FlowCreatedEvent",

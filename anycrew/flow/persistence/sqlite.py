@@ -1,30 +1,26 @@
 """SQLite storage for ``@persist``: one file, WAL mode, one transaction per save.
 
-Connections: every blocking call runs in an anyio worker thread, and those threads are
-pooled and interchangeable, so a connection cannot belong to one thread. Opening a
-fresh connection per call was measured at 1.5-6 ms a save (a new connection re-reads
-the WAL index and its page cache starts cold) against 0.05 ms on a warm one, so each
-store keeps a small pool of connections opened with ``check_same_thread=False``; the
-pool's lock guarantees each is used by one thread at a time, which is all sqlite3
-needs. Idle connections are closed by :meth:`SQLiteFlowPersistence.aclose`, or when
-the store is collected or the interpreter exits, so callers need not manage them.
-``sqlite3`` itself is imported only when a call runs.
+The connection pool, the worker threads and the busy retries are shared with the other
+SQLite stores (``anycrew._sqlite``). Idle connections are closed by
+:meth:`SQLiteFlowPersistence.aclose`, or when the store is collected or the
+interpreter exits, so callers need not manage them. ``sqlite3`` itself is imported
+only when a call runs.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
-import anyio.lowlevel
 import anyio.to_thread
 from pydantic import BaseModel
 
+from ..._sqlite import BUSY_TIMEOUT as BUSY_TIMEOUT
+from ..._sqlite import MAX_ATTEMPTS as MAX_ATTEMPTS
+from ..._sqlite import ConnectionPool, call_in_thread, thread_limiter
 from .base import (
     FlowPersistence,
     PersistenceError,
@@ -36,22 +32,6 @@ from .base import (
 
 if TYPE_CHECKING:
     import sqlite3
-
-#: How long one statement waits inside SQLite for another writer's lock, in seconds.
-BUSY_TIMEOUT: Final = 5.0
-#: Attempts at one call when SQLite still reports the database busy or locked.
-MAX_ATTEMPTS: Final = 6
-_FIRST_BACKOFF: Final = 0.02
-_MAX_BACKOFF: Final = 0.5
-#: Worker threads the SQLite calls of one event loop may hold at once: writers
-#: serialise in SQLite anyway, and WAL lets a few readers run beside a writer.
-_THREADS: Final = 4
-# SQLITE_BUSY and SQLITE_LOCKED, with their extended codes (low byte is the primary code).
-_BUSY_CODES: Final = frozenset({5, 6})
-
-_limiter: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar(
-    "anycrew_sqlite_persistence_limiter"
-)
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS flow_states (
@@ -75,14 +55,13 @@ _SCHEMA: Final = (
 _ADDED_COLUMNS: Final = (("progress_json", "TEXT"),)
 
 
-def _thread_limiter() -> anyio.CapacityLimiter:
-    # A limiter belongs to one event loop, and one store may serve several loops.
-    try:
-        return _limiter.get()
-    except LookupError:
-        limiter = anyio.CapacityLimiter(_THREADS)
-        _limiter.set(limiter)
-        return limiter
+def _add_columns(conn: sqlite3.Connection) -> None:
+    # Inside the schema's write transaction: two processes upgrading one old file
+    # take turns, and the second sees the first's columns.
+    present = {row[1] for row in conn.execute("PRAGMA table_info(flow_states)")}
+    for column, kind in _ADDED_COLUMNS:
+        if column not in present:
+            conn.execute(f"ALTER TABLE flow_states ADD COLUMN {column} {kind}")
 
 
 def default_db_path() -> Path:
@@ -121,7 +100,7 @@ class SQLiteFlowPersistence(FlowPersistence):
                 "(a temporary file in tests)"
             )
         self._path = Path(db_path) if db_path is not None else default_db_path()
-        self._pool = _Pool(self._path)
+        self._pool = ConnectionPool(self._path, _SCHEMA, upgrade=_add_columns)
         weakref.finalize(self, self._pool.close)
 
     @property
@@ -134,7 +113,7 @@ class SQLiteFlowPersistence(FlowPersistence):
 
     async def aclose(self) -> None:
         """Close the idle connections; the store stays usable and reopens on demand."""
-        await anyio.to_thread.run_sync(self._pool.close, limiter=_thread_limiter())
+        await anyio.to_thread.run_sync(self._pool.close, limiter=thread_limiter())
 
     # The public methods document only what differs from FlowPersistence's contract.
 
@@ -260,132 +239,14 @@ class SQLiteFlowPersistence(FlowPersistence):
         The worker call is not abandoned on cancellation, so a transaction that started
         finishes (or rolls back) before cancellation reaches the caller.
         """
-        import sqlite3
-
         flow_uuid = params[0]
-        delay = _FIRST_BACKOFF
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return await anyio.to_thread.run_sync(
-                    self._pool.run, sql, params, write, limiter=_thread_limiter()
-                )
-            except sqlite3.Error as exc:
-                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY_CODES
-                if not busy or attempt == MAX_ATTEMPTS:
-                    hint = (
-                        f"it stayed locked after {attempt} attempts; another process "
-                        "holds a long write transaction"
-                        if busy
-                        else f"{type(exc).__name__}: {exc}"
-                    )
-                    raise PersistenceError(
-                        f"could not {doing} flow {flow_uuid!r} in {str(self._path)!r}: {hint}",
-                        flow_uuid=flow_uuid,
-                    ) from exc
-            except OSError as exc:
-                raise PersistenceError(
-                    f"could not {doing} flow {flow_uuid!r}: cannot create "
-                    f"{str(self._path.parent)!r} ({exc}); set ANYCREW_STORAGE_DIR to a "
-                    "writable directory",
-                    flow_uuid=flow_uuid,
-                ) from exc
-            # Plain doubling is enough: SQLite's busy handler already spreads writers
-            # out; this only covers the locks it does not wait for.
-            await anyio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF)
-        raise AssertionError("unreachable")  # pragma: no cover
 
+        def statement(conn: sqlite3.Connection) -> list[Any]:
+            return conn.execute(sql, params).fetchall()
 
-class _Pool:
-    """Open connections to one file, each lent to one thread at a time.
+        def fail(problem: str) -> PersistenceError:
+            return PersistenceError(
+                f"could not {doing} flow {flow_uuid!r} {problem}", flow_uuid=flow_uuid
+            )
 
-    Holds no reference to its store, so ``weakref.finalize`` can close it when the
-    store goes away.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._idle: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._pid = os.getpid()
-        self._schema_ready = False
-
-    def run(self, sql: str, params: tuple[str, ...], write: bool) -> list[Any]:
-        """Run one statement (a write in its own transaction); return the rows read."""
-        conn = self._acquire()
-        try:
-            if write:
-                # SQLite admits one writer at a time anyway; queueing this store's
-                # writers here keeps them out of SQLite's busy handler, which sleeps
-                # in steps of up to 100 ms. Other processes still meet busy_timeout.
-                with self._write_lock:
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.execute(sql, params)
-                    conn.execute("COMMIT")
-                result: list[Any] = []
-            else:
-                result = conn.execute(sql, params).fetchall()
-        except BaseException:
-            # Closing rolls back a half-done transaction; a connection that failed
-            # is not worth keeping.
-            conn.close()
-            raise
-        with self._lock:
-            if len(self._idle) < _THREADS and self._pid == os.getpid():
-                self._idle.append(conn)
-                return result
-        conn.close()
-        return result
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-    def _acquire(self) -> sqlite3.Connection:
-        with self._lock:
-            if self._pid != os.getpid():
-                # A forked child must not touch its parent's connections (SQLite's
-                # rule): drop them unclosed and start afresh.
-                self._idle, self._pid = [], os.getpid()
-            if self._idle:
-                return self._idle.pop()
-        return self._open()
-
-    def _open(self) -> sqlite3.Connection:
-        import sqlite3
-
-        if not self._schema_ready:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: the module opens no implicit transactions; writers say
-        # BEGIN IMMEDIATE so they take the lock up front (a deferred transaction that
-        # upgrades to a write can fail without waiting for the lock).
-        conn = sqlite3.connect(
-            self._path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            # NORMAL is safe in WAL mode: a crash of the process loses nothing committed,
-            # a power loss may drop the last commits but never corrupts the file.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            if not self._schema_ready:
-                # journal_mode is stored in the file: it sticks for later connections.
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                # Inside the write transaction: two processes upgrading one old
-                # file take turns, and the second sees the first's columns.
-                present = {row[1] for row in conn.execute("PRAGMA table_info(flow_states)")}
-                for column, kind in _ADDED_COLUMNS:
-                    if column not in present:
-                        conn.execute(f"ALTER TABLE flow_states ADD COLUMN {column} {kind}")
-                conn.execute("COMMIT")
-                # Racing threads may both get here; the statements are idempotent.
-                self._schema_ready = True
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return await call_in_thread(self._pool, statement, write=write, fail=fail)

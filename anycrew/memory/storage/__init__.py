@@ -1,0 +1,1 @@
+"""Storage backends of :mod:`anycrew.memory` (SQLite, loaded only when used)."""

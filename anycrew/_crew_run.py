@@ -12,6 +12,7 @@ import anyio
 import anyio.to_thread
 
 from . import runtime
+from ._hierarchical import assign, task_tools
 from ._interpolate import validate_inputs
 from ._verbose import clip, say
 from .agent import Agent, AgentAnswer, AgentPersona
@@ -34,6 +35,7 @@ from .task import Task
 from .tasks.output_format import OutputFormat
 from .tasks.task_output import TaskOutput
 from .tools._runner import tool_state
+from .tools.base_tool import BaseTool
 from .types.usage_metrics import UsageMetrics
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class TaskPlan:
     description: str
     expected_output: str
     context: tuple[int, ...] | None  # indices of context tasks; None = all earlier
+    tools: tuple[BaseTool, ...] | None = None  # with delegation tools; None = the agent's
 
 
 def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
@@ -64,16 +67,24 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
     checked = validate_inputs(inputs)
     positions = {id(task): index for index, task in enumerate(crew.tasks)}
     personas: dict[int, AgentPersona] = {}
-    plans = []
-    for index, task in enumerate(crew.tasks):
-        agent = task.agent
-        assert agent is not None  # the crew's validator guarantees it
+
+    def persona_of(agent: Agent) -> AgentPersona:
         persona = personas.get(id(agent))
         if persona is None:
             persona = personas[id(agent)] = agent.persona(checked)
+        return persona
+
+    plans = []
+    for index, task in enumerate(crew.tasks):
+        # The task's agent, or the manager of a hierarchical crew.
+        agent, coworkers = assign(crew, crew._manager, task)
+        persona = persona_of(agent)
+        tools = task_tools(agent, coworkers, persona_of) if coworkers else None
         description, expected_output = task.interpolated(checked)
         context = None if task.context is None else tuple(positions[id(t)] for t in task.context)
-        plans.append(TaskPlan(index, task, agent, persona, description, expected_output, context))
+        plans.append(
+            TaskPlan(index, task, agent, persona, description, expected_output, context, tools)
+        )
     return checked, plans
 
 
@@ -225,6 +236,7 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
                     context=context or None,
                     task_name=task.display_name,
                     output_model=task.output_model,
+                    tools=plan.tools,
                 )
                 output = _task_output(plan, answer)
                 if task.callback is not None:

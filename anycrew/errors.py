@@ -10,6 +10,7 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     ├── OutputValidationError (ValueError)   an answer never fit the task's output model
     ├── ExecutionTimeoutError (TimeoutError)
     │   └── AgentExecutionTimeoutError       an agent's max_execution_time ran out
+    ├── DelegationError (ValueError)         a delegation tool could not reach a coworker
     └── LLMError                             an LLM call failed
         ├── LLMResponseError                 the reply could not be used (malformed JSON,
         │                                    an unexpected shape)
@@ -201,3 +202,13 @@ class StreamInterruptedError(LLMConnectionError):
     def __init__(self, message: str, *, provider: str, received: int) -> None:
         super().__init__(message, provider=provider)
         self.received = received
+
+
+class DelegationError(AnyCrewError, ValueError):
+    """A delegation tool could not hand a request to a coworker.
+
+    The agent that called the tool sees the message as the tool's observation and
+    can fix its call: an unknown coworker (the message lists the valid roles), a
+    request that would go back to an agent already working on it, or a chain of
+    delegations deeper than the limit.
+    """

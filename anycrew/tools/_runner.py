@@ -126,9 +126,11 @@ class ToolBelt:
             return ToolOutcome(call, str(result), result, chosen.result_as_answer)
 
         state.usage[id(chosen)] = used + 1
-        await emit(source, ToolUsageStartedEvent(**labels, run_attempts=used + 1))
+        started = await emit(source, ToolUsageStartedEvent(**labels, run_attempts=used + 1))
         try:
-            result = await chosen.ainvoke(arguments)
+            # What the tool emits (a coworker it delegates to) nests under its start.
+            with runtime.span(started.event_id):
+                result = await chosen.ainvoke(arguments)
         except Exception as exc:
             error = describe_error(exc)
             await emit(source, ToolExecutionErrorEvent(**labels, error=error))

@@ -132,7 +132,9 @@ class Agent(BaseModel):
     def get_delegation_tools(self, agents: Sequence[Agent]) -> list[BaseTool]:
         """The tools with which this agent hands work and questions to *agents*.
 
-        A crew calls this for an agent with ``allow_delegation=True``; see
+        A crew gives the same tools to an agent with ``allow_delegation=True`` (and
+        to its manager), with the kickoff's inputs filled into the coworkers' roles;
+        use this to wire coworkers by hand. See
         :class:`anycrew.tools.agent_tools.AgentTools`.
         """
         from .tools.agent_tools import AgentTools

@@ -49,7 +49,7 @@ def ask(coworker: str, question: str, context: str = "") -> dict[str, Any]:
 class Worker:
     """An agent on the simulator that records each request and answers with its role."""
 
-    def __init__(self, role: str, *, latency: float = 0.0) -> None:
+    def __init__(self, role: str, *, latency: float = 0.0, **agent: Any) -> None:
         self.role = role
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -58,6 +58,7 @@ class Worker:
             goal="Help the crew",
             backstory="Reliable.",
             llm=LLM(model="sim", responder=self._respond, latency=latency),
+            **agent,
         )
 
     def _respond(self, messages: list[dict[str, Any]]) -> str:
@@ -225,7 +226,7 @@ async def test_sequential_agents_with_allow_delegation_delegate_and_ask(
         """Count the words of a text."""
         return len(text.split())
 
-    analyst, editor = Worker("Analyst"), Worker("Editor")
+    analyst, editor = Worker("Analyst"), Worker("Editor", allow_delegation=True)
     lead = Agent(
         role="Lead",
         goal="Deliver",
@@ -260,6 +261,9 @@ async def test_sequential_agents_with_allow_delegation_delegate_and_ask(
     # The analyst's own task: no delegation tools, it does not allow delegation.
     analyst_runs = [e for e in recorder.of(AgentExecutionStartedEvent) if e.agent_role == "Analyst"]
     assert [e.tools for e in analyst_runs] == [[], []]
+    # A delegate works with its own tools only, even if it may delegate on its own
+    # tasks: delegation is one level deep.
+    assert one(recorder, AgentExecutionStartedEvent, "Editor").tools == []
     prompt = recorder.of(LLMCallStartedEvent)[0].messages[0]["content"]
     assert "to one of these coworkers: Analyst, Editor. " in prompt
     assert "Ask one of these coworkers a specific question: Analyst, Editor. " in prompt
@@ -546,3 +550,36 @@ async def test_streamed_chunks_name_the_delegate(recorder: Recorder) -> None:
     roles = {chunk.agent_role for chunk in chunks}
     assert roles == {"Crew Manager", "Researcher"}
     assert {chunk.task_name for chunk in chunks} == {"plan"}
+
+
+async def test_a_failing_delegate_is_an_observation_for_the_manager(recorder: Recorder) -> None:
+    def unwell(messages: list[dict[str, Any]]) -> str:
+        raise ValueError("the coworker is unwell")
+
+    sick = Agent(role="Sick", goal="g", backstory="b", llm=LLM(model="sim", responder=unwell))
+    crew = Crew(
+        agents=[sick],
+        tasks=[Task(description="Try", expected_output="x")],
+        process=Process.hierarchical,
+        manager_llm=manager_llm([delegate("Sick", "work")], "Final Answer: did it myself"),
+    )
+    assert (await crew.akickoff()).raw == "did it myself"
+    assert "agent_execution_error" in recorder.types
+    (error,) = recorder.of(ToolExecutionErrorEvent)
+    assert error.error == "ValueError: the coworker is unwell"
+    observation = recorder.of(LLMCallStartedEvent)[-1].messages[-1]["content"]
+    assert observation == "Error: the tool failed: ValueError: the coworker is unwell"
+
+
+def test_the_delegation_tools_are_documented_at_their_public_path() -> None:
+    import importlib
+
+    import anycrew.tools.agent_tools as agent_tools
+
+    assert len(set(agent_tools.__all__)) == len(agent_tools.__all__)
+    for name in agent_tools.__all__:
+        obj = getattr(agent_tools, name)
+        if isinstance(obj, type):
+            assert obj.__doc__, name
+            assert obj.__module__.startswith("anycrew.tools.agent_tools."), name
+            assert getattr(importlib.import_module(obj.__module__), name) is obj

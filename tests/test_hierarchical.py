@@ -583,3 +583,24 @@ def test_the_delegation_tools_are_documented_at_their_public_path() -> None:
             assert obj.__doc__, name
             assert obj.__module__.startswith("anycrew.tools.agent_tools."), name
             assert getattr(importlib.import_module(obj.__module__), name) is obj
+
+
+async def test_async_tasks_and_copies_each_get_their_own_delegations(recorder: Recorder) -> None:
+    researcher = Worker("Researcher")
+    crew = Crew(
+        agents=[researcher.agent],
+        tasks=[
+            Task(description="First on {topic}", expected_output="x", async_execution=True),
+            Task(description="Second on {topic}", expected_output="x"),
+        ],
+        process=Process.hierarchical,
+        manager_llm=manager_llm([delegate("Researcher", "dig")], "Final Answer: managed"),
+    )
+    results = await crew.akickoff_for_each([{"topic": "a"}, {"topic": "b"}])
+    assert [[t.raw for t in r.tasks_output] for r in results] == [["managed"] * 2] * 2
+    assert len(researcher.requests) == 4  # one delegation per task per copy
+    # Every delegate nests under a tool call of its own run.
+    uses = {e.event_id: e.run_id for e in recorder.of(ToolUsageStartedEvent)}
+    for started in recorder.of(AgentExecutionStartedEvent):
+        if started.agent_role == "Researcher":
+            assert uses[started.parent_event_id] == started.run_id

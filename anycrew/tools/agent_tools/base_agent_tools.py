@@ -99,11 +99,10 @@ class BaseAgentTool(BaseTool):
         Raises:
             ConfigurationError: if two coworkers' roles become the same once filled in.
         """
-        self._personas = {agent.id: personas[agent.id] for agent in self.agents}
-        check_distinct_roles(
-            (persona.role for persona in self._personas.values()), f"tool {self.name!r}"
-        )
-        self.description = self._describe([p.role for p in self._personas.values()])
+        self._personas = {a.id: personas[a.id] for a in self.agents if a.id in personas}
+        roles = [self._persona(agent).role for agent in self.agents]
+        check_distinct_roles(roles, f"tool {self.name!r}")
+        self.description = self._describe(roles)
 
     def _persona(self, agent: Agent) -> AgentPersona:
         return self._personas.get(agent.id) or agent.persona({})
@@ -135,7 +134,7 @@ class BaseAgentTool(BaseTool):
         if len(chain) > MAX_DELEGATION_DEPTH:
             raise DelegationError(
                 f"this request has already been delegated {len(chain) - 1} times, the "
-                f"most allowed; do not delegate it further: do the work yourself"
+                "most allowed; do not delegate it further: do the work yourself"
             )
         return (*chain, str(agent.id))
 

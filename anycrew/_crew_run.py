@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -14,8 +13,10 @@ import anyio.to_thread
 from . import runtime
 from ._hierarchical import assign, task_tools
 from ._interpolate import validate_inputs
+from ._task_control import produce_output
+from ._user_code import call_user as _call_user
 from ._verbose import clip, say
-from .agent import Agent, AgentAnswer, AgentPersona
+from .agent import Agent, AgentPersona
 from .crews.crew_output import CrewOutput
 from .events._emit import emit, emit_shielded, step_context
 from .events.crew_events import (
@@ -28,11 +29,12 @@ from .events.task_events import (
     TaskCancelledEvent,
     TaskCompletedEvent,
     TaskFailedEvent,
+    TaskSkippedEvent,
     TaskStartedEvent,
 )
 from .llms._invoke import collect_usage, describe_error, rate_limited, streaming_tokens
 from .task import Task
-from .tasks.output_format import OutputFormat
+from .tasks.conditional_task import ConditionalTask
 from .tasks.task_output import TaskOutput
 from .tools._runner import tool_state
 from .tools.base_tool import BaseTool
@@ -138,7 +140,7 @@ async def _execute_crew(
             ),
         )
         raise
-    last = outputs[-1]
+    last = _final_output(outputs)
     result = CrewOutput(
         raw=last.raw,
         pydantic=last.pydantic,
@@ -161,9 +163,14 @@ async def _execute_crew(
     return result
 
 
+def _final_output(outputs: list[TaskOutput]) -> TaskOutput:
+    """The crew's result: the last task output that is not empty (a skipped task's is)."""
+    return next((output for output in reversed(outputs) if output.raw), outputs[-1])
+
+
 def _context_text(outputs: Sequence[TaskOutput | None], indices: Sequence[int]) -> str:
     return _CONTEXT_SEPARATOR.join(
-        output.raw for i in indices if (output := outputs[i]) is not None
+        output.raw for i in indices if (output := outputs[i]) is not None and output.raw
     )
 
 
@@ -191,12 +198,19 @@ async def _execute_tasks(plans: list[TaskPlan], verbose: bool) -> list[TaskOutpu
         outputs[plan.index] = await _execute_task(plan, _context_text(outputs, context), verbose)
         finished[plan.index].set()
 
+    async def run_in_order(plan: TaskPlan, context: tuple[int, ...]) -> TaskOutput:
+        # Earlier tasks are all done here: a ConditionalTask is never async and the
+        # async tasks before a synchronous one are joined first.
+        if isinstance(plan.task, ConditionalTask):
+            previous = outputs[plan.index - 1]
+            assert previous is not None
+            if not await _call_user(plan.task.condition, previous):
+                return await _skip_task(plan, verbose)
+        return await _execute_task(plan, _context_text(outputs, context), verbose)
+
     if not finished:  # all synchronous: no task group needed
         for plan in plans:
-            context = _context_of(plan, pending)
-            outputs[plan.index] = await _execute_task(
-                plan, _context_text(outputs, context), verbose
-            )
+            outputs[plan.index] = await run_in_order(plan, _context_of(plan, pending))
         return [output for output in outputs if output is not None]
 
     try:
@@ -210,10 +224,7 @@ async def _execute_tasks(plans: list[TaskPlan], verbose: bool) -> list[TaskOutpu
                 for index in pending:
                     await finished[index].wait()
                 pending.clear()
-                context = _context_of(plan, pending)
-                outputs[plan.index] = await _execute_task(
-                    plan, _context_text(outputs, context), verbose
-                )
+                outputs[plan.index] = await run_in_order(plan, _context_of(plan, pending))
     except BaseExceptionGroup as group:
         raise runtime.unwrap_group(group) from None
     assert all(output is not None for output in outputs)
@@ -229,16 +240,7 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
         started = await emit(task, TaskStartedEvent(context=context or None))
         try:
             with runtime.span(started.event_id):
-                answer = await plan.agent.aexecute_task(
-                    plan.persona,
-                    description=plan.description,
-                    expected_output=plan.expected_output,
-                    context=context or None,
-                    task_name=task.display_name,
-                    output_model=task.output_model,
-                    tools=plan.tools,
-                )
-                output = _task_output(plan, answer)
+                output = await produce_output(plan, context, verbose)
                 if task.callback is not None:
                     await _call_user(task.callback, output)
         except anyio.get_cancelled_exc_class():
@@ -256,33 +258,16 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
     return output
 
 
-def _task_output(plan: TaskPlan, answer: AgentAnswer) -> TaskOutput:
+async def _skip_task(plan: TaskPlan, verbose: bool) -> TaskOutput:
+    """Give a ConditionalTask whose condition was false its empty output."""
     task = plan.task
-    structured = answer.structured
-    output_format = OutputFormat.RAW
-    if structured is not None:
-        output_format = OutputFormat.PYDANTIC if task.output_pydantic else OutputFormat.JSON
-    return TaskOutput(
-        description=plan.description,
-        name=task.name,
-        expected_output=plan.expected_output,
-        raw=answer.text,
-        pydantic=structured if output_format is OutputFormat.PYDANTIC else None,
-        json_dict=structured.model_dump(mode="json")
-        if structured is not None and output_format is OutputFormat.JSON
-        else None,
-        agent=plan.persona.role,
-        output_format=output_format,
+    assert isinstance(task, ConditionalTask)
+    output = task.get_skipped_task_output().model_copy(
+        update={"description": plan.description, "expected_output": plan.expected_output}
     )
-
-
-async def _call_user(callback: Any, *args: Any) -> Any:
-    """Call a user callback: await it if async, else run it in a worker thread."""
-    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-        getattr(callback, "__call__", None)  # noqa: B004
-    ):
-        return await callback(*args)
-    result = await runtime.run_sync_in_run(callback, *args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+    task.output = output
+    if verbose or plan.agent.verbose:
+        say(f"task {task.display_name!r} skipped: its condition is false")
+    with step_context(task_id=str(task.id), task_name=task.display_name):
+        await emit(task, TaskSkippedEvent(output=output))
+    return output

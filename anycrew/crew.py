@@ -33,6 +33,7 @@ from .process import Process
 from .streaming.chunks import CrewStreamingOutput
 from .streaming.sessions import AsyncStreamSession, StreamSession
 from .task import Task
+from .tasks.conditional_task import ConditionalTask
 from .types.usage_metrics import UsageMetrics
 
 Inputs = Mapping[str, Any] | None
@@ -89,7 +90,10 @@ class Crew(BaseModel):
             ``agents`` or has tools, a task whose agent is the manager, or two
             agents with the same role where coworkers are named by role.
         pydantic.ValidationError: for a task without an agent in a sequential
-            crew, or whose context names a task that is not earlier in the crew.
+            crew, or whose context names a task that is not earlier in the crew;
+            for more than one async task at the end of the crew, an async task
+            whose context names an async task running beside it, and a
+            ConditionalTask that comes first or is async.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
@@ -158,6 +162,7 @@ class Crew(BaseModel):
                         "come earlier in this crew"
                     )
             seen.add(id(task))
+        _check_async_and_conditional(self.tasks)
         return self
 
     def _task_indices(self) -> dict[str, int]:
@@ -311,6 +316,49 @@ class Crew(BaseModel):
                 return await runtime.open_run(copies, router=router, on_open=on_open)
 
         return CrewStreamingOutput(start, self._task_indices(), many=True)
+
+
+def _check_async_and_conditional(tasks: list[Task]) -> None:
+    """CrewAI's rules for async and conditional tasks, checked when a crew is built."""
+    first = tasks[0]
+    if isinstance(first, ConditionalTask):
+        raise ValueError(
+            f"the first task ({first.display_name!r}) is a ConditionalTask, but a condition "
+            "needs the output of a task before it: put another task first"
+        )
+    for position, task in enumerate(tasks):
+        if isinstance(task, ConditionalTask) and task.async_execution:
+            raise ValueError(
+                f"conditional task {position} ({task.display_name!r}) is async_execution=True; "
+                "a condition is checked when the task is reached, so it must run in order: "
+                "drop async_execution"
+            )
+        if not task.async_execution:
+            continue
+        # The async tasks since the last synchronous one run beside this one.
+        beside: set[int] = set()
+        for earlier in reversed(tasks[:position]):
+            if not earlier.async_execution:
+                break
+            beside.add(id(earlier))
+        for needed in task.context or ():
+            if id(needed) in beside:
+                raise ValueError(
+                    f"async task {position} ({task.display_name!r}) lists async task "
+                    f"{needed.display_name!r} in its context, but the two run at the same "
+                    "time; put a synchronous task between them or make one of them synchronous"
+                )
+    trailing = 0
+    for task in reversed(tasks):
+        if not task.async_execution:
+            break
+        trailing += 1
+    if trailing > 1:
+        raise ValueError(
+            f"the crew ends with {trailing} async tasks; it may end with at most one, so "
+            "that its result is well defined: add a synchronous task after them, or make "
+            "all but one of them synchronous"
+        )
 
 
 def _check_for_each(

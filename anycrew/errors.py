@@ -8,6 +8,8 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     ├── InvalidInputError (ValueError)       bad kickoff inputs, missing {placeholders}
     ├── ConfigurationError (ValueError)      bad construction arguments, unknown model
     ├── OutputValidationError (ValueError)   an answer never fit the task's output model
+    ├── GuardrailError                       a task's output kept failing a guardrail
+    ├── GuardrailResultError (TypeError)     a guardrail returned something unusable
     ├── ExecutionTimeoutError (TimeoutError)
     │   └── AgentExecutionTimeoutError       an agent's max_execution_time ran out
     ├── DelegationError (ValueError)         a delegation tool could not reach a coworker
@@ -202,6 +204,32 @@ class StreamInterruptedError(LLMConnectionError):
     def __init__(self, message: str, *, provider: str, received: int) -> None:
         super().__init__(message, provider=provider)
         self.received = received
+
+
+class GuardrailError(AnyCrewError):
+    """A task's output still failed one of its guardrails when the retries ran out.
+
+    Attributes:
+        task_name: the task's name (or the start of its description).
+        guardrail: the guardrail's name (a function's name, or an LLM guardrail's text).
+        retries: how many times the agent was asked to try again for this guardrail.
+        last_error: what the guardrail said about the last output.
+    """
+
+    def __init__(self, task_name: str, guardrail: str, retries: int, last_error: str) -> None:
+        super().__init__(
+            f"task {task_name!r} failed guardrail {guardrail!r} after {retries} "
+            f"retr{'y' if retries == 1 else 'ies'}; last message: {last_error}. Make the task "
+            "description say what the guardrail checks, or raise guardrail_max_retries"
+        )
+        self.task_name = task_name
+        self.guardrail = guardrail
+        self.retries = retries
+        self.last_error = last_error
+
+
+class GuardrailResultError(AnyCrewError, TypeError):
+    """A guardrail returned something other than ``(bool, value)``, or ``(True, None)``."""
 
 
 class DelegationError(AnyCrewError, ValueError):

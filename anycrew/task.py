@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, model_validator
 
 from ._interpolate import interpolate
 from .agent import Agent
+from .tasks.guardrail import Guardrail, GuardrailType, build_guardrails
 from .tasks.task_output import TaskOutput
 
 
@@ -33,6 +35,28 @@ class Task(BaseModel):
             ``pydantic`` holds the validated instance.
         output_json: the same, but the TaskOutput's ``json_dict`` holds the result as
             a dict. Set at most one of the two.
+        guardrail: a check the output must pass before the task completes: a
+            function ``fn(output: TaskOutput) -> tuple[bool, Any]`` (sync or async,
+            exactly one parameter) or a string, which the agent's LLM judges the
+            output against. ``(False, message)`` sends the agent back to work with
+            the message; ``(True, text)`` replaces the raw output, ``(True,
+            TaskOutput)`` the whole output, ``(True, other)`` keeps it. See
+            :mod:`anycrew.tasks.guardrail`.
+        guardrails: several such checks, run in order; after a retry the new answer
+            is checked again from the first one. Set ``guardrail`` or
+            ``guardrails``, not both.
+        guardrail_max_retries: how many times each guardrail may send the agent back
+            (default 3); one more failure raises GuardrailError naming the guardrail
+            and its last message.
+        max_retries: CrewAI's older name for ``guardrail_max_retries`` (deprecated;
+            warns and sets it).
+        human_input: after the final answer (and the guardrails) ask a human for
+            feedback; non-empty feedback makes the agent revise its answer, then the
+            human is asked again. Who answers is set in :mod:`anycrew.human_input`
+            (default: the console).
+
+    Every attempt of the agent (a guardrail retry, a revision after feedback) emits
+    its own agent and LLM events inside the task's events.
 
     After a kickoff, ``output`` holds the task's latest TaskOutput (concurrent
     kickoffs of one crew each get their own outputs in their CrewOutput).
@@ -51,6 +75,14 @@ class Task(BaseModel):
     output_pydantic: type[BaseModel] | None = None
     output_json: type[BaseModel] | None = None
     output: TaskOutput | None = None
+    # Checked by _check_guardrails, whose errors name the task and the guardrail.
+    guardrail: SkipValidation[GuardrailType | None] = None
+    guardrails: SkipValidation[list[GuardrailType] | GuardrailType | None] = None
+    guardrail_max_retries: int = Field(default=3, ge=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    human_input: bool = False
+
+    _guardrails: list[Guardrail] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _one_output_model(self) -> Task:
@@ -60,6 +92,25 @@ class Task(BaseModel):
                 "choose one (output_pydantic gives a model, output_json a dict)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_guardrails(self) -> Task:
+        self._guardrails = build_guardrails(
+            f"task {self.display_name!r}", self.guardrail, self.guardrails
+        )
+        if self.max_retries is not None:
+            warnings.warn(
+                "Task(max_retries=...) is deprecated; use guardrail_max_retries=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self.guardrail_max_retries = self.max_retries
+        return self
+
+    @property
+    def guardrail_checks(self) -> list[Guardrail]:
+        """The task's guardrails, validated, in the order they run."""
+        return list(self._guardrails)
 
     @property
     def output_model(self) -> type[BaseModel] | None:

@@ -215,10 +215,13 @@ async def test_a_failing_async_task_cancels_its_sibling(recorder: Recorder) -> N
     agent = Agent(role="r", goal="g", backstory="b", llm=LLM(model="sim", responder=responder))
     slow = Task(description="waits", expected_output="x", agent=agent, async_execution=True)
     bad = Task(description="fails", expected_output="x", agent=agent, async_execution=True)
+    # A crew ends with at most one async task (CrewAI's rule): a synchronous one joins them.
+    join = Task(description="join", expected_output="x", agent=agent)
     with pytest.raises(RuntimeError, match="boom"):
-        await Crew(agents=[agent], tasks=[slow, bad]).akickoff()
+        await Crew(agents=[agent], tasks=[slow, bad, join]).akickoff()
     cancelled = recorder.of(TaskCancelledEvent)
     assert [e.task_name for e in cancelled] == ["waits"]
+    assert "join" not in [e.task_name for e in recorder.of(TaskStartedEvent)]
     assert recorder.types[-1] == "crew_kickoff_failed"
 
 

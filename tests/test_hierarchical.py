@@ -604,3 +604,28 @@ async def test_async_tasks_and_copies_each_get_their_own_delegations(recorder: R
     for started in recorder.of(AgentExecutionStartedEvent):
         if started.agent_role == "Researcher":
             assert uses[started.parent_event_id] == started.run_id
+
+
+async def test_a_guardrail_retry_keeps_the_managers_delegation_tools(recorder: Recorder) -> None:
+    from anycrew import TaskOutput
+
+    checks: list[str] = []
+
+    def needs_two_tries(output: TaskOutput) -> tuple[bool, Any]:
+        checks.append(output.raw)
+        return (len(checks) > 1, output.raw if len(checks) > 1 else "check it again")
+
+    researcher = Worker("Researcher")
+    crew = hierarchical_crew(
+        researcher,
+        script=[[delegate("Researcher", "facts")], "Final Answer: plan"],
+        guardrail=needs_two_tries,
+    )
+    assert (await crew.akickoff({"topic": "x"})).raw == "plan"
+    assert checks == ["plan", "plan"]
+    # The retry is a new attempt of the manager, with the delegation tools again.
+    assert len(researcher.requests) == 2
+    managers = [
+        e for e in recorder.of(AgentExecutionStartedEvent) if e.agent_role == "Crew Manager"
+    ]
+    assert [e.tools for e in managers] == [[DELEGATE, ASK], [DELEGATE, ASK]]

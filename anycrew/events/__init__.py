@@ -90,6 +90,12 @@ from .llm_events import (
 from .llm_events import (
     LLMThinkingChunkEvent as LLMThinkingChunkEvent,
 )
+from .llm_guardrail_events import (
+    LLMGuardrailCompletedEvent as LLMGuardrailCompletedEvent,
+)
+from .llm_guardrail_events import (
+    LLMGuardrailStartedEvent as LLMGuardrailStartedEvent,
+)
 from .task_events import (
     TaskCancelledEvent as TaskCancelledEvent,
 )
@@ -98,6 +104,9 @@ from .task_events import (
 )
 from .task_events import (
     TaskFailedEvent as TaskFailedEvent,
+)
+from .task_events import (
+    TaskSkippedEvent as TaskSkippedEvent,
 )
 from .task_events import (
     TaskStartedEvent as TaskStartedEvent,
@@ -152,6 +161,8 @@ __all__ = [
     "LLMCallFailedEvent",
     "LLMCallStartedEvent",
     "LLMCallType",
+    "LLMGuardrailCompletedEvent",
+    "LLMGuardrailStartedEvent",
     "LLMStreamChunkEvent",
     "LLMThinkingChunkEvent",
     "MethodExecutionCancelledEvent",
@@ -162,6 +173,7 @@ __all__ = [
     "TaskCancelledEvent",
     "TaskCompletedEvent",
     "TaskFailedEvent",
+    "TaskSkippedEvent",
     "TaskStartedEvent",
     "ToolExecutionErrorEvent",
     "ToolSelectionErrorEvent",

@@ -36,6 +36,18 @@ def _default_type(cls_name: str) -> str:
     return _CAMEL.sub("_", cls_name).lower()
 
 
+# The default ``type`` of each event class, worked out once per class: the regular
+# expression would otherwise run for every event emitted.
+_TYPE_NAMES: dict[type, str] = {}
+
+
+def _type_name(cls: type) -> str:
+    name = _TYPE_NAMES.get(cls)
+    if name is None:
+        name = _TYPE_NAMES[cls] = _default_type(cls.__name__)
+    return name
+
+
 class BaseEvent(BaseModel):
     """Base class of all events.
 
@@ -73,4 +85,6 @@ class BaseEvent(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         if not self.type:
-            self.type = _default_type(type(self).__name__)
+            # Straight into the model's dict: a plain, valid str, and pydantic's
+            # __setattr__ would cost as much as the rest of this method.
+            self.__dict__["type"] = _type_name(type(self))

@@ -61,6 +61,17 @@ class _Registration:
     run_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Where the events of one class go: worked out once, until registrations change."""
+
+    sync: list[_Registration]
+    async_: list[_Registration]
+    filtered: bool  # some registration is limited to one run
+    sync_handlers: tuple[SyncHandler, ...]  # the handlers, when none is filtered
+    async_handlers: tuple[AsyncHandler, ...]
+
+
 def _is_async_callable(handler: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
         getattr(handler, "__call__", None)  # noqa: B004 - an object with an async __call__
@@ -76,7 +87,7 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._registrations: dict[type[BaseEvent], list[_Registration]] = {}
-        self._cache: dict[type, tuple[list[_Registration], list[_Registration], bool]] = {}
+        self._cache: dict[type, _Route] = {}
 
     def add(
         self, event_type: type[BaseEvent], handler: Callable[..., Any], run_id: str | None
@@ -98,10 +109,9 @@ class HandlerRegistry:
             self._cache = {}
             return True
 
-    def _lookup(self, cls: type) -> tuple[list[_Registration], list[_Registration], bool]:
-        cache = self._cache
-        entry = cache.get(cls)
-        if entry is None:
+    def _lookup(self, cls: type) -> _Route:
+        route = self._cache.get(cls)
+        if route is None:
             with self._lock:
                 found = sorted(
                     (
@@ -111,22 +121,28 @@ class HandlerRegistry:
                     ),
                     key=lambda r: r.order,
                 )
-                entry = (
-                    [r for r in found if not r.is_async],
-                    [r for r in found if r.is_async],
+                sync = [r for r in found if not r.is_async]
+                async_ = [r for r in found if r.is_async]
+                route = _Route(
+                    sync,
+                    async_,
                     any(r.run_id is not None for r in found),
+                    tuple(r.handler for r in sync),
+                    tuple(r.handler for r in async_),
                 )
-                self._cache[cls] = entry
-        return entry
+                self._cache[cls] = route
+        return route
 
     def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
         """The sync and async handlers that *event* must reach, in registration order."""
-        sync, async_, filtered = self._lookup(type(event))
-        if filtered:
-            run_id = event.run_id
-            sync = [r for r in sync if r.run_id is None or r.run_id == run_id]
-            async_ = [r for r in async_ if r.run_id is None or r.run_id == run_id]
-        return [r.handler for r in sync], [r.handler for r in async_]
+        route = self._lookup(type(event))
+        if not route.filtered:
+            return route.sync_handlers, route.async_handlers
+        run_id = event.run_id
+        return (
+            [r.handler for r in route.sync if r.run_id is None or r.run_id == run_id],
+            [r.handler for r in route.async_ if r.run_id is None or r.run_id == run_id],
+        )
 
 
 class EventBus:

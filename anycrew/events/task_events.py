@@ -38,3 +38,13 @@ class TaskCancelledEvent(TaskEvent):
     """A task was cancelled before it finished."""
 
     type: str = "task_cancelled"
+
+
+class TaskSkippedEvent(TaskEvent):
+    """A ConditionalTask's condition was false, so the task did not run.
+
+    ``output`` is the empty TaskOutput it got instead.
+    """
+
+    type: str = "task_skipped"
+    output: Any = None

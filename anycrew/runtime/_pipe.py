@@ -292,7 +292,7 @@ class EventPipe:
         """
         self.stamp(event, parent_id)
         target = self._deliver_nowait(source, event)
-        if _in_lane.get():
+        if not target or _in_lane.get():
             return
         while self._flushed < target:
             await self._wait_progress()

@@ -11,8 +11,10 @@ import anyio
 import anyio.to_thread
 
 from . import runtime
+from ._callbacks import CrewCallbacks, crew_callbacks
 from ._hierarchical import assign, task_tools
 from ._interpolate import validate_inputs
+from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff, callback_inputs
 from ._task_control import produce_output
 from ._user_code import call_user as _call_user
 from ._verbose import clip, say
@@ -58,6 +60,7 @@ class TaskPlan:
     expected_output: str
     context: tuple[int, ...] | None  # indices of context tasks; None = all earlier
     tools: tuple[BaseTool, ...] | None = None  # with delegation tools; None = the agent's
+    output_file: str | None = None  # the task's output_file with the inputs filled in
 
 
 def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
@@ -85,9 +88,33 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
         description, expected_output = task.interpolated(checked)
         context = None if task.context is None else tuple(positions[id(t)] for t in task.context)
         plans.append(
-            TaskPlan(index, task, agent, persona, description, expected_output, context, tools)
+            TaskPlan(
+                index,
+                task,
+                agent,
+                persona,
+                description,
+                expected_output,
+                context,
+                tools,
+                output_file=task.interpolated_output_file(checked),
+            )
         )
     return checked, plans
+
+
+def precheck_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]] | None:
+    """Validate before the run: everything (the plan), or only that the inputs are a
+    mapping when the crew's before-kickoff callbacks may still change them (then the
+    plan is made inside the run, after the callbacks, and None is returned).
+
+    Raises:
+        InvalidInputError: for malformed inputs or a missing placeholder.
+    """
+    if crew.before_kickoff_callbacks:
+        callback_inputs(inputs)
+        return None
+    return plan_kickoff(crew, inputs)
 
 
 async def run_crew(
@@ -104,12 +131,34 @@ async def run_crew(
     event; the LLM calls of a streamed run stream their tokens. *planned* is the
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
     """
-    checked, plans = planned or plan_kickoff(crew, inputs)
-    body = partial(_execute_crew, crew, checked, plans)
+    body: Any
+    if crew.before_kickoff_callbacks:
+        body = partial(_prepare_and_execute, crew, callback_inputs(inputs))
+    else:
+        checked, plans = planned or plan_kickoff(crew, inputs)
+        body = partial(_execute_crew, crew, checked, plans)
     if on_open is None:
         return await runtime.open_run(body, router=router)
     with streaming_tokens():
         return await runtime.open_run(body, router=router, on_open=on_open)
+
+
+async def _prepare_and_execute(crew: Crew, inputs: dict[str, Any], run: runtime.Run) -> CrewOutput:
+    """Run the before-kickoff callbacks, plan with the inputs they return, then execute.
+
+    As in CrewAI the callbacks come before CrewKickoffStartedEvent, which carries the
+    inputs they returned; a callback that raises (or returns unusable inputs) emits
+    CrewKickoffFailedEvent, a cancellation CrewKickoffCancelledEvent.
+    """
+    try:
+        checked, plans = plan_kickoff(crew, await before_kickoff(crew, inputs))
+    except anyio.get_cancelled_exc_class():
+        await emit_shielded(crew, CrewKickoffCancelledEvent(crew_name=crew.name))
+        raise
+    except Exception as exc:
+        await emit(crew, CrewKickoffFailedEvent(crew_name=crew.name, error=describe_error(exc)))
+        raise
+    return await _execute_crew(crew, checked, plans, run)
 
 
 async def _execute_crew(
@@ -122,11 +171,22 @@ async def _execute_crew(
     try:
         with (
             runtime.span(started.event_id),
+            step_context(crew=crew),
             collect_usage(usage),
             tool_state(crew.cache),
             rate_limited(crew._rpm),
+            crew_callbacks(CrewCallbacks(crew.task_callback, crew.step_callback)),
         ):
             outputs = await _execute_tasks(plans, crew.verbose)
+            last = _final_output(outputs)
+            result = CrewOutput(
+                raw=last.raw,
+                pydantic=last.pydantic,
+                json_dict=last.json_dict,
+                tasks_output=outputs,
+                token_usage=usage,
+            )
+            result = await after_kickoff(crew, result)
     except anyio.get_cancelled_exc_class():
         await emit_shielded(
             crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started.event_id)
@@ -140,14 +200,6 @@ async def _execute_crew(
             ),
         )
         raise
-    last = _final_output(outputs)
-    result = CrewOutput(
-        raw=last.raw,
-        pydantic=last.pydantic,
-        json_dict=last.json_dict,
-        tasks_output=outputs,
-        token_usage=usage,
-    )
     await emit(
         crew,
         CrewKickoffCompletedEvent(
@@ -236,13 +288,12 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
     verbose = verbose or plan.agent.verbose
     if verbose:
         say(f"task {task.display_name!r} started by {plan.persona.role!r}")
-    with step_context(task_id=str(task.id), task_name=task.display_name):
+    with step_context(task_id=str(task.id), task_name=task.display_name, task=task):
         started = await emit(task, TaskStartedEvent(context=context or None))
         try:
             with runtime.span(started.event_id):
                 output = await produce_output(plan, context, verbose)
-                if task.callback is not None:
-                    await _call_user(task.callback, output)
+                await after_task(task, output, plan.output_file)
         except anyio.get_cancelled_exc_class():
             await emit_shielded(task, TaskCancelledEvent(started_event_id=started.event_id))
             raise

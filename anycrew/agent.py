@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from . import runtime
+from ._callbacks import Callback, check_callback, current_crew_callbacks
 from ._interpolate import interpolate
 from ._prompts import (
     OUT_OF_STEPS,
@@ -22,6 +23,8 @@ from ._prompts import (
     react_action,
     react_instructions,
 )
+from ._user_code import call_user
+from .agents.parser import AgentAction, AgentFinish, thought_of
 from .errors import AgentExecutionTimeoutError, OutputValidationError
 from .events._emit import emit, emit_shielded, step_context
 from .events.agent_events import (
@@ -83,6 +86,14 @@ class Agent(BaseModel):
             :mod:`anycrew.tools.agent_tools`).
         allow_code_execution: give the agent a code execution tool (accepted; not
             wired in yet).
+        step_callback: called after each step of the agent's work (sync or async;
+            async ones are awaited, sync ones run in a worker thread): with an
+            ``AgentAction`` per tool call (its ``result`` filled in) and an
+            ``AgentFinish`` with the final answer, and again with each corrected
+            answer when a structured answer is sent back (see
+            ``anycrew.agents.parser``).
+            Takes precedence over ``Crew(step_callback=...)``; if it raises, the
+            task fails with its error.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
@@ -99,6 +110,16 @@ class Agent(BaseModel):
     max_rpm: int | None = Field(default=None, ge=1)
     allow_delegation: bool = False
     allow_code_execution: bool = False
+    step_callback: Callable[[Any], Any] | None = None
+
+    @field_validator("step_callback", mode="before")
+    @classmethod
+    def _check_step_callback(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return check_callback(
+            value, field="Agent step_callback", argument="an AgentAction or AgentFinish"
+        )
 
     @field_validator("llm", mode="before")
     @classmethod
@@ -178,7 +199,10 @@ class Agent(BaseModel):
             context=context,
             output_schema=output_model.model_json_schema() if output_model else None,
         )
-        with step_context(agent_id=str(self.id), agent_role=persona.role), rate_limited(self._rpm):
+        with (
+            step_context(agent_id=str(self.id), agent_role=persona.role, agent=self),
+            rate_limited(self._rpm),
+        ):
             started = await emit(
                 self,
                 AgentExecutionStartedEvent(
@@ -250,8 +274,12 @@ class Agent(BaseModel):
                 response = await invoke_llm(
                     llm, messages, source=self, response_format=output_model
                 )
-                text = final_answer(response.text)
+                text = await _finish(self._on_step(), response.text)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _on_step(self) -> Callback | None:
+        """This agent's step callback, else the crew's (None outside a kickoff)."""
+        return self.step_callback or current_crew_callbacks().step
 
     async def _loop(
         self,
@@ -262,9 +290,10 @@ class Agent(BaseModel):
     ) -> str:
         # A provider that can enforce the output model's JSON shape is asked to, on
         # calls that need no tools; the answer is validated either way.
+        on_step = self._on_step()
         if not tools:
             response = await invoke_llm(llm, messages, source=self, response_format=output_model)
-            return final_answer(response.text)
+            return await _finish(on_step, response.text)
         belt = ToolBelt(tools, source=self)
         native = llm.supports_function_calling()
         if not native:
@@ -287,8 +316,17 @@ class Agent(BaseModel):
                     [ToolCall(id="react", name=action[0], arguments=action[1])] if action else []
                 )
             if not calls:
-                return final_answer(response.text)
+                return await _finish(on_step, response.text)
             outcomes = await belt.run_all(calls)
+            if on_step is not None:
+                thought = response.text.strip() if native else thought_of(response.text)
+                for o in outcomes:
+                    await call_user(
+                        on_step,
+                        AgentAction(
+                            thought, o.call.name, o.call.arguments, response.text, o.observation
+                        ),
+                    )
             if native:
                 messages.append(
                     {
@@ -315,8 +353,16 @@ class Agent(BaseModel):
                 )
             for outcome in outcomes:
                 if outcome.as_answer:
-                    return str(outcome.result)
+                    return await _finish(on_step, response.text, str(outcome.result))
         # Out of steps: ask once more, without tools, for the final answer.
         messages.append({"role": "user", "content": OUT_OF_STEPS})
         response = await invoke_llm(llm, messages, source=self)
-        return final_answer(response.text)
+        return await _finish(on_step, response.text)
+
+
+async def _finish(on_step: Callback | None, text: str, answer: str | None = None) -> str:
+    """The final answer of a reply (or *answer*), after telling the step callback."""
+    output = final_answer(text) if answer is None else answer
+    if on_step is not None:
+        await call_user(on_step, AgentFinish(thought_of(text), output, text))
+    return output

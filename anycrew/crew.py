@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,8 @@ from pydantic import (
 )
 
 from . import runtime
-from ._crew_run import TaskPlan, plan_kickoff, run_crew
+from ._callbacks import check_callback, check_callbacks
+from ._crew_run import TaskPlan, precheck_kickoff, run_crew
 from ._hierarchical import check_crew
 from .agent import Agent
 from .crews.crew_output import CrewOutput
@@ -34,6 +35,7 @@ from .streaming.chunks import CrewStreamingOutput
 from .streaming.sessions import AsyncStreamSession, StreamSession
 from .task import Task
 from .tasks.conditional_task import ConditionalTask
+from .tasks.task_output import TaskOutput
 from .types.usage_metrics import UsageMetrics
 
 Inputs = Mapping[str, Any] | None
@@ -83,6 +85,26 @@ class Crew(BaseModel):
             async token bucket shared by all kickoffs of this crew).
         cache: reuse a tool's result when it is called again with the same
             arguments in the same kickoff (see ``BaseTool.cache_function``).
+        task_callback: called with each task's TaskOutput when the task completes,
+            after the task's own ``callback`` (once, if both are the same function).
+        step_callback: called after each step of every agent that has no
+            ``step_callback`` of its own (see ``Agent.step_callback``).
+        before_kickoff_callbacks: called in order at the start of every kickoff
+            (and of every copy in ``*_for_each``), each with the inputs dict (``{}``
+            when there are none); each returns the inputs to use, changed or not
+            (None keeps them). The tasks' ``{placeholders}`` are filled from what
+            the last one returns, and CrewKickoffStartedEvent carries it.
+        after_kickoff_callbacks: called in order at the end of every kickoff, each
+            with the CrewOutput; one that returns a CrewOutput replaces the result,
+            one that returns None keeps it. They run before
+            CrewKickoffCompletedEvent, which carries the final result.
+
+    Every callback may be a sync or an async function. Async ones are awaited on
+    every entry point; sync ones run in a worker thread of the run, so one that
+    blocks never stalls the event loop (and a ``kickoff()`` inside it nests in the
+    run). A callback that raises fails the kickoff with its error
+    (CrewKickoffFailedEvent); a cancelled kickoff cancels an async callback at once
+    and tells a sync one through ``anycrew.checkpoint()``.
 
     Raises:
         ConfigurationError: for a hierarchical crew without a manager (or with both
@@ -93,7 +115,8 @@ class Crew(BaseModel):
             crew, or whose context names a task that is not earlier in the crew;
             for more than one async task at the end of the crew, an async task
             whose context names an async task running beside it, and a
-            ConditionalTask that comes first or is async.
+            ConditionalTask that comes first or is async; for a callback that
+            is not a function taking one argument.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
@@ -110,6 +133,10 @@ class Crew(BaseModel):
     manager_llm: BaseLLM | None = None
     manager_agent: Agent | None = None
     usage_metrics: UsageMetrics | None = None
+    task_callback: Callable[[TaskOutput], Any] | None = None
+    step_callback: Callable[[Any], Any] | None = None
+    before_kickoff_callbacks: list[Callable[[dict[str, Any]], Any]] = Field(default_factory=list)
+    after_kickoff_callbacks: list[Callable[[CrewOutput], Any]] = Field(default_factory=list)
 
     _rpm: runtime.RateLimiter | None = PrivateAttr(default=None)
     _manager: Agent | None = PrivateAttr(default=None)
@@ -137,6 +164,36 @@ class Crew(BaseModel):
     def model_post_init(self, context: Any, /) -> None:
         if self.max_rpm is not None:
             self._rpm = runtime.RateLimiter(self.max_rpm)
+
+    @field_validator("task_callback", mode="before")
+    @classmethod
+    def _check_task_callback(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return check_callback(value, field="Crew task_callback", argument="the TaskOutput")
+
+    @field_validator("step_callback", mode="before")
+    @classmethod
+    def _check_step_callback(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return check_callback(
+            value, field="Crew step_callback", argument="an AgentAction or AgentFinish"
+        )
+
+    @field_validator("before_kickoff_callbacks", mode="before")
+    @classmethod
+    def _check_before_kickoff(cls, value: Any) -> Any:
+        return check_callbacks(
+            value, field="Crew before_kickoff_callbacks", argument="the inputs dict"
+        )
+
+    @field_validator("after_kickoff_callbacks", mode="before")
+    @classmethod
+    def _check_after_kickoff(cls, value: Any) -> Any:
+        return check_callbacks(
+            value, field="Crew after_kickoff_callbacks", argument="the CrewOutput"
+        )
 
     def __repr__(self) -> str:
         return f"Crew(name={self.name!r}, agents={len(self.agents)}, tasks={len(self.tasks)})"
@@ -169,7 +226,7 @@ class Crew(BaseModel):
         return {str(task.id): index for index, task in enumerate(self.tasks)}
 
     def _streaming_output(self, inputs: Inputs, router: runtime.Router) -> CrewStreamingOutput:
-        planned = plan_kickoff(self, inputs)  # bad inputs fail here, not on first read
+        planned = precheck_kickoff(self, inputs)  # bad inputs fail here, not on first read
         return CrewStreamingOutput(
             partial(run_crew, self, inputs, router, planned=planned), self._task_indices()
         )
@@ -209,7 +266,7 @@ class Crew(BaseModel):
         router = event_bus.active_registry()
         if self.stream:
             return self._streaming_output(inputs, router)
-        planned = plan_kickoff(self, inputs)  # bad inputs fail here, not in the thread
+        planned = precheck_kickoff(self, inputs)  # bad inputs fail here, not in the thread
         return await runtime.run_in_worker(
             partial(run_crew, planned=planned),
             self,
@@ -231,7 +288,7 @@ class Crew(BaseModel):
         Raises:
             InvalidInputError: at once, for bad inputs.
         """
-        planned = plan_kickoff(self, inputs)
+        planned = precheck_kickoff(self, inputs)
         start = partial(run_crew, self, inputs, event_bus.active_registry(), planned=planned)
         return StreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
 
@@ -247,7 +304,7 @@ class Crew(BaseModel):
         Raises:
             InvalidInputError: at once, for bad inputs.
         """
-        planned = plan_kickoff(self, inputs)
+        planned = precheck_kickoff(self, inputs)
         start = partial(run_crew, self, inputs, event_bus.active_registry(), planned=planned)
         return AsyncStreamSession(start, buffer_size=buffer_size, keep_frames=keep_frames)
 
@@ -363,7 +420,7 @@ def _check_async_and_conditional(tasks: list[Task]) -> None:
 
 def _check_for_each(
     crew: Crew, inputs: Any, max_concurrency: int | None
-) -> list[tuple[dict[str, Any], list[TaskPlan]]]:
+) -> list[tuple[dict[str, Any], list[TaskPlan]] | None]:
     if isinstance(inputs, Mapping) or not isinstance(inputs, Sequence) or isinstance(inputs, str):
         raise ConfigurationError(
             "kickoff_for_each takes a list of input dicts, one per copy of the crew, "
@@ -375,7 +432,7 @@ def _check_for_each(
         raise ConfigurationError(
             f"max_concurrency must be a positive integer or None, got {max_concurrency!r}"
         )
-    return [plan_kickoff(crew, item) for item in inputs]
+    return [precheck_kickoff(crew, item) for item in inputs]
 
 
 async def _for_each(

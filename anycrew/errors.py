@@ -8,10 +8,15 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     ├── InvalidInputError (ValueError)       bad kickoff inputs, missing {placeholders}
     ├── ConfigurationError (ValueError)      bad construction arguments, unknown model
     ├── OutputValidationError (ValueError)   an answer never fit the task's output model
+    ├── CallbackError (TypeError)            a callback returned what anycrew cannot use
+    ├── OutputFileError (OSError)            a task's output_file could not be written
     ├── GuardrailError                       a task's output kept failing a guardrail
     ├── GuardrailResultError (TypeError)     a guardrail returned something unusable
     ├── ExecutionTimeoutError (TimeoutError)
     │   └── AgentExecutionTimeoutError       an agent's max_execution_time ran out
+    ├── CallBlockedError                     a before-call hook returned False
+    │   ├── LLMCallBlockedError (ValueError) ... before an LLM call (ValueError as in CrewAI)
+    │   └── ToolCallBlockedError             ... before a tool call
     ├── DelegationError (ValueError)         a delegation tool could not reach a coworker
     └── LLMError                             an LLM call failed
         ├── LLMResponseError                 the reply could not be used (malformed JSON,
@@ -32,11 +37,14 @@ cancellation exception.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 
 class AnyCrewError(Exception):
     """Base class of every error anycrew raises on purpose."""
+
+
+_E = TypeVar("_E", bound=AnyCrewError)
 
 
 class InvalidInputError(AnyCrewError, ValueError):
@@ -89,6 +97,62 @@ class AgentExecutionTimeoutError(ExecutionTimeoutError):
         self.timeout = timeout
 
 
+class CallBlockedError(AnyCrewError):
+    """A before-call hook returned False, so the call did not happen.
+
+    Attributes:
+        hook_name: the qualified name of the hook that blocked the call.
+        agent_role: the role of the agent that made the call, if an agent made it.
+    """
+
+    def __init__(self, message: str, *, hook_name: str, agent_role: str | None) -> None:
+        super().__init__(message)
+        self.hook_name = hook_name
+        self.agent_role = agent_role
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: rebuild from args and attributes (see LLMError).
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+class LLMCallBlockedError(CallBlockedError, ValueError):
+    """A ``before_llm_call`` hook blocked an LLM call.
+
+    A ValueError too, as the error CrewAI raises for a blocked call is.
+
+    Attributes:
+        model: the model string of the LLM that was not called.
+    """
+
+    def __init__(self, *, hook_name: str, model: str, agent_role: str | None) -> None:
+        by = f" by agent {agent_role!r}" if agent_role else ""
+        super().__init__(
+            f"before_llm_call hook {hook_name!r} blocked the call to {model!r}{by} "
+            "(it returned False); change the hook, or its agents= filter, to allow it",
+            hook_name=hook_name,
+            agent_role=agent_role,
+        )
+        self.model = model
+
+
+class ToolCallBlockedError(CallBlockedError):
+    """A ``before_tool_call`` hook blocked a tool call.
+
+    Attributes:
+        tool_name: the name of the tool that was not run.
+    """
+
+    def __init__(self, *, hook_name: str, tool_name: str, agent_role: str | None) -> None:
+        by = f" by agent {agent_role!r}" if agent_role else ""
+        super().__init__(
+            f"before_tool_call hook {hook_name!r} blocked the call to tool {tool_name!r}{by} "
+            "(it returned False); change the hook, or its tools=/agents= filters, to allow it",
+            hook_name=hook_name,
+            agent_role=agent_role,
+        )
+        self.tool_name = tool_name
+
+
 class LLMError(AnyCrewError):
     """An LLM call failed."""
 
@@ -99,7 +163,7 @@ class LLMError(AnyCrewError):
         return (_rebuild, (type(self), self.args, dict(vars(self))))
 
 
-def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) -> LLMError:
+def _rebuild(cls: type[_E], args: tuple[Any, ...], state: dict[str, Any]) -> _E:
     error = cls.__new__(cls)
     error.args = args
     vars(error).update(state)
@@ -204,6 +268,22 @@ class StreamInterruptedError(LLMConnectionError):
     def __init__(self, message: str, *, provider: str, received: int) -> None:
         super().__init__(message, provider=provider)
         self.received = received
+
+
+class CallbackError(AnyCrewError, TypeError):
+    """A callback returned something anycrew cannot use.
+
+    For example a ``before_kickoff_callbacks`` entry that returns a string instead of
+    the inputs dict. A callback that raises fails the kickoff with its own error.
+    """
+
+
+class OutputFileError(AnyCrewError, OSError):
+    """A task's output could not be written to its ``output_file``.
+
+    Raised from the underlying OSError, if there was one; the file is either
+    written whole or left as it was.
+    """
 
 
 class GuardrailError(AnyCrewError):

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SkipValidation,
+    field_validator,
+    model_validator,
+)
 
+from ._callbacks import check_callback
 from ._interpolate import interpolate
+from ._output_file import check_output_path, path_problem
 from .agent import Agent
+from .errors import InvalidInputError
 from .tasks.guardrail import Guardrail, GuardrailType, build_guardrails
 from .tasks.task_output import TaskOutput
 
@@ -30,11 +42,23 @@ class Task(BaseModel):
             every earlier task; ``[]`` means none.
         async_execution: run concurrently with the following tasks; the next
             synchronous task (or the end of the crew) waits for it.
-        callback: called with the TaskOutput when the task completes (sync or async).
+        callback: called with the TaskOutput when the task completes, before the
+            crew's ``task_callback`` (sync or async: async ones are awaited, sync
+            ones run in a worker thread). If it raises, the task fails with its error.
         output_pydantic: a pydantic model the answer must fit; the TaskOutput's
             ``pydantic`` holds the validated instance.
         output_json: the same, but the TaskOutput's ``json_dict`` holds the result as
             a dict. Set at most one of the two.
+        output_file: a path to write the task's output to once it completes (after
+            its callbacks): the raw answer, or indented JSON for ``output_json`` and
+            ``output_pydantic`` tasks. Relative to the working directory; it may not
+            leave it (no ``..`` out of it, no absolute path elsewhere) and is never
+            expanded (no ``~``, no ``$VARS``). ``{placeholders}`` are filled from the
+            inputs and the result is checked before the run starts. The file is
+            written in a worker thread through a temporary file and a rename, so it
+            is never seen half-written.
+        create_directory: create the output file's missing directories (default);
+            when False a missing directory fails the task with OutputFileError.
         guardrail: a check the output must pass before the task completes: a
             function ``fn(output: TaskOutput) -> tuple[bool, Any]`` (sync or async,
             exactly one parameter) or a string, which the agent's LLM judges the
@@ -74,6 +98,8 @@ class Task(BaseModel):
     callback: Callable[[TaskOutput], Any] | None = None
     output_pydantic: type[BaseModel] | None = None
     output_json: type[BaseModel] | None = None
+    output_file: str | None = None
+    create_directory: bool = True
     output: TaskOutput | None = None
     # Checked by _check_guardrails, whose errors name the task and the guardrail.
     guardrail: SkipValidation[GuardrailType | None] = None
@@ -83,6 +109,22 @@ class Task(BaseModel):
     human_input: bool = False
 
     _guardrails: list[Guardrail] = PrivateAttr(default_factory=list)
+
+    @field_validator("callback", mode="before")
+    @classmethod
+    def _check_callback(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return check_callback(value, field="Task callback", argument="the TaskOutput")
+
+    @field_validator("output_file", mode="before")
+    @classmethod
+    def _check_output_file(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str | os.PathLike):
+            raise ValueError(f"Task output_file must be a path (str), got {type(value).__name__}")
+        return check_output_path(os.fspath(value), owner="Task")
 
     @model_validator(mode="after")
     def _one_output_model(self) -> Task:
@@ -139,3 +181,22 @@ class Task(BaseModel):
             interpolate(self.description, inputs, owner=owner, field="description"),
             interpolate(self.expected_output, inputs, owner=owner, field="expected_output"),
         )
+
+    def interpolated_output_file(self, inputs: dict[str, Any]) -> str | None:
+        """The output file's path with *inputs* filled in, checked again.
+
+        Raises:
+            InvalidInputError: if a placeholder has no input, or the filled-in path
+                would leave the working directory or needs expansion.
+        """
+        if self.output_file is None:
+            return None
+        owner = f"task {self.display_name!r}"
+        path = interpolate(self.output_file, inputs, owner=owner, field="output_file")
+        problem = path_problem(path)
+        if problem is not None:
+            raise InvalidInputError(
+                f"{owner} output_file {self.output_file!r} becomes {path!r} with these "
+                f"inputs, which {problem}"
+            )
+        return path

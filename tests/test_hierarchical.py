@@ -629,3 +629,53 @@ async def test_a_guardrail_retry_keeps_the_managers_delegation_tools(recorder: R
         e for e in recorder.of(AgentExecutionStartedEvent) if e.agent_role == "Crew Manager"
     ]
     assert [e.tools for e in managers] == [[DELEGATE, ASK], [DELEGATE, ASK]]
+
+
+async def test_a_hook_blocking_a_delegates_call_fails_the_run(recorder: Recorder) -> None:
+    from anycrew.errors import LLMCallBlockedError
+    from anycrew.hooks import LLMCallHookContext, before_llm_call, scoped_hooks
+
+    researcher = Worker("Researcher")
+    crew = hierarchical_crew(researcher, script=[[delegate("Researcher", "facts")], "never"])
+    with scoped_hooks():
+
+        @before_llm_call(agents=["Researcher"])
+        def deny(context: LLMCallHookContext) -> bool:
+            return False
+
+        # A blocked call fails the run cleanly, even inside a delegation: it is not
+        # an observation the manager could work around.
+        with pytest.raises(LLMCallBlockedError, match="by agent 'Researcher'"):
+            await crew.akickoff({"topic": "x"})
+    assert researcher.requests == []
+    assert [e.agent_role for e in recorder.of(LLMCallStartedEvent)] == ["Crew Manager"]
+    assert recorder.types[-4:] == [
+        "agent_execution_error",
+        "agent_execution_error",
+        "task_failed",
+        "crew_kickoff_failed",
+    ]
+
+
+async def test_a_blocked_call_in_one_of_parallel_delegations_cancels_the_other(
+    recorder: Recorder,
+) -> None:
+    from anycrew.errors import LLMCallBlockedError
+    from anycrew.hooks import LLMCallHookContext, before_llm_call, scoped_hooks
+
+    researcher, writer = Worker("Researcher"), Worker("Writer", latency=30.0)
+    crew = hierarchical_crew(
+        researcher,
+        writer,
+        script=[[delegate("Writer", "slow draft"), delegate("Researcher", "facts")], "never"],
+    )
+    with scoped_hooks():
+
+        @before_llm_call(agents=["Researcher"])
+        def deny(context: LLMCallHookContext) -> bool:
+            return False
+
+        with anyio.fail_after(10), pytest.raises(LLMCallBlockedError):  # as itself
+            await crew.akickoff({"topic": "x"})
+    assert one(recorder, AgentExecutionCancelledEvent, "Writer")
+    assert recorder.types[-1] == "crew_kickoff_failed"

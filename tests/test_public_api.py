@@ -9,11 +9,12 @@ import sys
 import pytest
 
 import anycrew
+import anycrew.agents
 import anycrew.events
 import anycrew.flow
 import anycrew.types.streaming
 
-PUBLIC_MODULES = [anycrew, anycrew.events, anycrew.flow, anycrew.types.streaming]
+PUBLIC_MODULES = [anycrew, anycrew.events, anycrew.flow, anycrew.types.streaming, anycrew.agents]
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)

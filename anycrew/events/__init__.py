@@ -57,6 +57,12 @@ from .flow_events import (
     FlowStartedEvent as FlowStartedEvent,
 )
 from .flow_events import (
+    HumanFeedbackReceivedEvent as HumanFeedbackReceivedEvent,
+)
+from .flow_events import (
+    HumanFeedbackRequestedEvent as HumanFeedbackRequestedEvent,
+)
+from .flow_events import (
     MethodExecutionCancelledEvent as MethodExecutionCancelledEvent,
 )
 from .flow_events import (
@@ -67,6 +73,9 @@ from .flow_events import (
 )
 from .flow_events import (
     MethodExecutionFinishedEvent as MethodExecutionFinishedEvent,
+)
+from .flow_events import (
+    MethodExecutionPausedEvent as MethodExecutionPausedEvent,
 )
 from .flow_events import (
     MethodExecutionStartedEvent as MethodExecutionStartedEvent,
@@ -157,6 +166,8 @@ __all__ = [
     "FlowPausedEvent",
     "FlowPlotEvent",
     "FlowStartedEvent",
+    "HumanFeedbackReceivedEvent",
+    "HumanFeedbackRequestedEvent",
     "LLMCallCompletedEvent",
     "LLMCallFailedEvent",
     "LLMCallStartedEvent",
@@ -169,6 +180,7 @@ __all__ = [
     "MethodExecutionEvent",
     "MethodExecutionFailedEvent",
     "MethodExecutionFinishedEvent",
+    "MethodExecutionPausedEvent",
     "MethodExecutionStartedEvent",
     "TaskCancelledEvent",
     "TaskCompletedEvent",

@@ -48,11 +48,18 @@ class FlowCancelledEvent(FlowEvent):
 
 
 class FlowPausedEvent(FlowEvent):
-    """A flow run paused, waiting for human feedback."""
+    """A flow run paused, waiting for human feedback on ``method_name``'s output.
+
+    ``state`` is the saved state (JSON data), ``emit`` the outcomes the feedback will
+    be collapsed to; ``Flow.from_pending(flow_id)`` continues the flow.
+    """
 
     type: str = "flow_paused"
     method_name: str | None = None
     message: str | None = None
+    flow_id: str | None = None
+    state: dict[str, Any] | None = None
+    emit: list[str] | None = None
 
 
 class FlowPlotEvent(FlowEvent):
@@ -93,3 +100,29 @@ class MethodExecutionCancelledEvent(MethodExecutionEvent):
     """A flow method was cancelled before it finished."""
 
     type: str = "method_execution_cancelled"
+
+
+class MethodExecutionPausedEvent(MethodExecutionEvent):
+    """A ``@human_feedback`` method's provider paused the flow; it waits for feedback."""
+
+    type: str = "method_execution_paused"
+    flow_id: str | None = None
+    message: str | None = None
+    emit: list[str] | None = None
+
+
+class HumanFeedbackRequestedEvent(MethodExecutionEvent):
+    """A ``@human_feedback`` method asks its provider for feedback on ``output``."""
+
+    type: str = "human_feedback_requested"
+    output: Any = None
+    message: str | None = None
+    emit: list[str] | None = None
+
+
+class HumanFeedbackReceivedEvent(MethodExecutionEvent):
+    """Feedback arrived for a ``@human_feedback`` method (``outcome`` when it routes)."""
+
+    type: str = "human_feedback_received"
+    feedback: str = ""
+    outcome: str | None = None

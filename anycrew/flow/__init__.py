@@ -2,9 +2,15 @@
 
 A flow wires methods with ``@start``, ``@listen`` and ``@router`` and runs them with
 structured concurrency; see :class:`Flow`. ``@persist`` saves the state through
-``anycrew.flow.persistence`` so a run can resume or fork.
+``anycrew.flow.persistence`` so a run can resume or fork. ``@human_feedback`` asks a
+person to review a method's output (``anycrew.flow.async_feedback`` for providers
+that pause the flow until the answer comes).
 """
 
+from .async_feedback import ConsoleProvider as ConsoleProvider
+from .async_feedback import HumanFeedbackPending as HumanFeedbackPending
+from .async_feedback import HumanFeedbackProvider as HumanFeedbackProvider
+from .async_feedback import PendingFeedbackContext as PendingFeedbackContext
 from .decorators import (
     Condition as Condition,
 )
@@ -27,5 +33,22 @@ from .decorators import (
     start as start,
 )
 from .flow import Flow as Flow
+from .human_feedback import HumanFeedbackResult as HumanFeedbackResult
+from .human_feedback import human_feedback as human_feedback
 
-__all__ = ["Condition", "Flow", "and_", "listen", "or_", "persist", "router", "start"]
+__all__ = [
+    "Condition",
+    "ConsoleProvider",
+    "Flow",
+    "HumanFeedbackPending",
+    "HumanFeedbackProvider",
+    "HumanFeedbackResult",
+    "PendingFeedbackContext",
+    "and_",
+    "human_feedback",
+    "listen",
+    "or_",
+    "persist",
+    "router",
+    "start",
+]

@@ -8,9 +8,7 @@ import os
 import threading
 import typing
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from pathlib import Path
@@ -31,16 +29,29 @@ from ..events.flow_events import (
     FlowCreatedEvent,
     FlowFailedEvent,
     FlowFinishedEvent,
+    FlowPausedEvent,
     FlowStartedEvent,
     MethodExecutionCancelledEvent,
     MethodExecutionFailedEvent,
     MethodExecutionFinishedEvent,
+    MethodExecutionPausedEvent,
     MethodExecutionStartedEvent,
 )
 from ..llms._invoke import describe_error
 from ..streaming.sessions import AsyncStreamSession, StreamSession
+from ._progress import (
+    FlowRun,
+    Listener,
+    Resume,
+    completion_record,
+    first_pending,
+    saved_feedback,
+)
+from ._saving import feedback_store, hydrate, persist_store, rebuild_paused, save_pause
+from .async_feedback.types import HumanFeedbackPending, PendingFeedbackContext
 from .decorators import Condition
-from .persistence import FlowPersistence, default_persistence
+from .human_feedback import HumanFeedbackConfig, HumanFeedbackResult, review_output
+from .persistence import FlowPersistence
 
 StateT = TypeVar("StateT")
 
@@ -62,13 +73,6 @@ def _with_id(model: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-@dataclass
-class _Listener:
-    condition: Condition
-    seen: set[str] = field(default_factory=set)
-    armed_after: int = -1  # runs that started before this do not count (an old cycle)
-
-
 def _check_sources(restore_from_state_id: str | None, from_checkpoint: Any) -> None:
     if restore_from_state_id is not None and from_checkpoint is not None:
         raise ValueError(
@@ -76,21 +80,15 @@ def _check_sources(restore_from_state_id: str | None, from_checkpoint: Any) -> N
             "to hydrate the flow from"
         )
     if from_checkpoint is not None:
+        # CrewAI's from_checkpoint restores a file written by its separate checkpointing
+        # system (Flow(checkpoint=CheckpointConfig(...))), which anycrew does not have;
+        # @persist snapshots already give the two things it is used for.
         raise NotImplementedError(
-            "from_checkpoint is not supported yet; resume with inputs={'id': ...} or fork "
+            "from_checkpoint restores a CrewAI checkpoint (CheckpointConfig(restore_from=...)), "
+            "and anycrew has no checkpoint files; with @persist, resume an unfinished run "
+            "after its last completed method with inputs={'id': ...}, or fork a saved state "
             "with restore_from_state_id=..."
         )
-
-
-@dataclass
-class _FlowRun:
-    """One kickoff's bookkeeping."""
-
-    task_group: anyio.abc.TaskGroup
-    listeners: dict[str, _Listener]
-    calls: Counter[str] = field(default_factory=Counter)
-    started: int = 0
-    last_output: Any = None
 
 
 class Flow(Generic[StateT]):
@@ -108,6 +106,10 @@ class Flow(Generic[StateT]):
     with self.state_lock:`` in async methods, and under ``with
     self.state_thread_lock:`` in sync ones (never both in one method).
 
+    A method decorated with ``@human_feedback`` has its output reviewed before its
+    listeners run; a provider may pause the flow, which :meth:`from_pending` and
+    :meth:`resume` continue later.
+
     Args:
         stream: ``kickoff()`` returns a StreamSession of the run's frames.
         max_method_calls: how often one method may run in one kickoff, bounding
@@ -120,11 +122,13 @@ class Flow(Generic[StateT]):
     _takes_input: ClassVar[frozenset[str]] = frozenset()
     _state_type: ClassVar[type[BaseModel] | None] = None
     _persisted: ClassVar[dict[str, Any]] = {}
+    _feedback: ClassVar[dict[str, HumanFeedbackConfig]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         starts, listeners, routers, takes_input = [], {}, set(), set()
         persisted: dict[str, Any] = {}
+        feedback: dict[str, HumanFeedbackConfig] = {}
         for name in dir(cls):
             method = getattr(cls, name, None)
             if not callable(method) or name.startswith("__"):
@@ -139,6 +143,14 @@ class Flow(Generic[StateT]):
             marker = getattr(method, "__flow_persist__", None)
             if marker is not None:
                 persisted[name] = marker
+            review = getattr(method, "__flow_feedback__", None)
+            if isinstance(review, HumanFeedbackConfig):
+                if name not in starts and trigger is None:
+                    raise TypeError(
+                        f"{cls.__name__}.{name} has @human_feedback but never runs: "
+                        "make it a @start() or @listen(...) method"
+                    )
+                feedback[name] = review
             if name in starts or trigger is not None:
                 parameters = list(inspect.signature(method).parameters)[1:]
                 if parameters:
@@ -146,6 +158,7 @@ class Flow(Generic[StateT]):
         cls._starts, cls._listeners = starts, listeners
         cls._routers, cls._takes_input = frozenset(routers), frozenset(takes_input)
         cls._persisted = persisted
+        cls._feedback = feedback
         for base in getattr(cls, "__orig_bases__", ()):
             if typing.get_origin(base) is Flow:
                 (argument,) = typing.get_args(base)
@@ -168,6 +181,11 @@ class Flow(Generic[StateT]):
         self._persistence = persistence
         self._state: Any = self._fresh_state()
         self.method_outputs: list[Any] = []
+        #: Every review of this run (a resumed run includes the earlier ones).
+        self.human_feedback_history: list[HumanFeedbackResult] = []
+        #: The latest review, or None.
+        self.last_human_feedback: HumanFeedbackResult | None = None
+        self._pending: Resume | None = None
         self.state_thread_lock = threading.Lock()
         # Replaced at the start of every run: an anyio lock belongs to one event loop.
         self.state_lock = anyio.Lock()
@@ -235,13 +253,22 @@ class Flow(Generic[StateT]):
         """Run the flow in the caller's task and return the last method's output.
 
         With ``@persist``: ``inputs={"id": X}`` resumes X (its latest saved state,
-        saving on under X); ``restore_from_state_id=S`` forks S (its latest state,
-        saved from now on under a fresh id, or ``inputs["id"]`` if given). An unknown
-        id starts afresh (logged).
+        saving on under X). If X's latest run did not finish (the process died, a
+        method failed, the run was cancelled), the resumed run continues after the
+        calls that run completed: they are not called again, their saved outputs
+        (as JSON data) trigger their listeners and routers' saved labels pick the
+        same branches. ``restore_from_state_id=S`` forks S (its latest state, saved
+        from now on under a fresh id, or ``inputs["id"]`` if given). An unknown id
+        starts afresh (logged).
+
+        If a ``@human_feedback`` provider pauses the flow, the pause is saved and the
+        ``HumanFeedbackPending`` is returned, not raised; see :meth:`from_pending`.
 
         Raises:
             ValueError: both ``restore_from_state_id`` and ``from_checkpoint`` given.
+            NotImplementedError: ``from_checkpoint`` (CrewAI's checkpoint files).
             InvalidInputError: inputs that do not fit the state (before any method).
+            PersistenceError: a saved state or run progress is unreadable.
         """
         _check_sources(restore_from_state_id, from_checkpoint)
         return await self._start_run(inputs, restore_from_state_id, None)
@@ -284,43 +311,83 @@ class Flow(Generic[StateT]):
         """The async form of :meth:`stream_events` (use ``async with``)."""
         return AsyncStreamSession(partial(self._start_run, inputs, None))
 
-    def _store(self, method: str | None = None) -> FlowPersistence | None:
-        """Where *method*'s completion is saved (any store at all if *method* is None)."""
-        cls = type(self)
-        marker = cls._persisted.get(method) if method else None
-        if marker is None:
-            marker = getattr(cls, "__flow_persist_all__", None)
-        if marker is None and method is None and cls._persisted:
-            marker = next(iter(cls._persisted.values()))
-        if marker is None:
-            return None
-        if isinstance(marker, FlowPersistence):
-            return marker
-        if self._persistence is None:
-            self._persistence = default_persistence()
-        return self._persistence
+    # -- human feedback: pausing and resuming --------------------------------------------
 
-    async def _hydrate(self, inputs: Mapping[str, Any] | None, restore: str | None) -> None:
-        store = self._store()
-        wanted = dict(inputs or {})
-        source = restore if restore is not None else wanted.get("id")
-        if source is None:
-            return
-        snapshot = await store.load_state(str(source)) if store is not None else None
-        if snapshot is None:
-            if restore is not None:
-                logger.info("no saved state for flow %r; %s starts afresh", source, self.name)
-            return
-        state = self._state
-        self._state = (
-            type(state).model_validate(snapshot) if isinstance(state, BaseModel) else dict(snapshot)
+    @property
+    def pending_feedback(self) -> PendingFeedbackContext | None:
+        """The feedback this flow waits for (after a pause or ``from_pending``), or None."""
+        return self._pending.pending if self._pending is not None else None
+
+    @classmethod
+    def from_pending(
+        cls, flow_id: str, persistence: FlowPersistence | None = None, **kwargs: Any
+    ) -> Flow[Any]:
+        """Rebuild a flow paused for human feedback, ready for :meth:`resume`.
+
+        The state is restored as it was when the flow paused; the methods it had
+        completed will not run again.
+
+        Args:
+            flow_id: the paused flow's id (``pending.context.flow_id``).
+            persistence: where the pause was saved; default: the class's
+                ``@persist`` store, else the default SQLite file.
+            **kwargs: passed to the flow's constructor.
+
+        Raises:
+            ValueError: nothing waits for feedback under *flow_id* in that store.
+            PersistenceError: the saved record is unreadable.
+        """
+        store = persistence if persistence is not None else feedback_store(cls)
+        record = runtime.run_blocking(
+            store.load_pending_feedback,
+            flow_id,
+            entry_name="from_pending",
+            async_name="afrom_pending",
         )
-        if restore is not None:  # a fork: save under a new id, leaving the source alone
-            new_id = wanted.get("id") or str(uuid.uuid4())
-            if isinstance(self._state, dict):
-                self._state["id"] = new_id
-            else:
-                self._state.id = new_id
+        return rebuild_paused(cls, flow_id, record, store, kwargs)
+
+    @classmethod
+    async def afrom_pending(
+        cls, flow_id: str, persistence: FlowPersistence | None = None, **kwargs: Any
+    ) -> Flow[Any]:
+        """The async form of :meth:`from_pending` (for code running on an event loop)."""
+        store = persistence if persistence is not None else feedback_store(cls)
+        record = await store.load_pending_feedback(flow_id)
+        return rebuild_paused(cls, flow_id, record, store, kwargs)
+
+    def resume(self, feedback: str = "") -> Any:
+        """Deliver *feedback* to the paused method and run the flow on to its end.
+
+        The paused method's routing and listeners run; methods completed before the
+        pause do not run again. Returns the flow's output, or a new
+        ``HumanFeedbackPending`` if the flow pauses again.
+
+        Raises:
+            ValueError: the flow waits for no feedback (use :meth:`from_pending`).
+            TypeError: *feedback* is not a str.
+        """
+        self._check_resumable(feedback)
+        return runtime.run_blocking(
+            self.resume_async, feedback, entry_name="resume", async_name="resume_async"
+        )
+
+    async def resume_async(self, feedback: str = "") -> Any:
+        """The async form of :meth:`resume`: runs in the caller's task."""
+        pending = self._check_resumable(feedback)
+        resume = Resume(pending.run_id, pending.completed, pending.store, pending.pending, feedback)
+        return await runtime.open_run(
+            partial(self._run, {}, resume), router=event_bus.active_registry()
+        )
+
+    def _check_resumable(self, feedback: object) -> Resume:
+        if self._pending is None or self._pending.pending is None:
+            raise ValueError(
+                f"{self.name} (flow {self.flow_id!r}) waits for no human feedback: restore "
+                f"a paused flow with {self.name}.from_pending(flow_id) first"
+            )
+        if not isinstance(feedback, str):
+            raise TypeError(f"feedback must be a str, got {type(feedback).__name__}")
+        return self._pending
 
     async def _start_run(
         self,
@@ -328,17 +395,19 @@ class Flow(Generic[StateT]):
         restore: str | None,
         on_open: runtime.OnOpen | None,
     ) -> Any:
-        await self._hydrate(inputs, restore)
+        resume = await hydrate(self, inputs, restore)
         checked = self._apply_inputs(inputs)
         return await runtime.open_run(
-            partial(self._run, checked), router=event_bus.active_registry(), on_open=on_open
+            partial(self._run, checked, resume), router=event_bus.active_registry(), on_open=on_open
         )
 
     # -- the run --------------------------------------------------------------------------
 
-    async def _run(self, inputs: dict[str, Any], _run: runtime.Run) -> Any:
+    async def _run(self, inputs: dict[str, Any], resume: Resume | None, _run: runtime.Run) -> Any:
         self.state_lock = anyio.Lock()
         self.method_outputs = []
+        self.human_feedback_history = []
+        self.last_human_feedback = None
         if not self._announced:
             self._announced = True
             await emit(self, FlowCreatedEvent(flow_name=self.name))
@@ -346,8 +415,15 @@ class Flow(Generic[StateT]):
         try:
             with runtime.span(started.event_id):
                 async with anyio.create_task_group() as tg:
-                    listeners = {n: _Listener(c) for n, c in type(self)._listeners.items()}
-                    flow_run = _FlowRun(tg, listeners)
+                    listeners = {n: Listener(c) for n, c in type(self)._listeners.items()}
+                    flow_run = FlowRun(tg, listeners, resume.run_id if resume else uuid.uuid4().hex)
+                    # Records are only ever read back from a save or a pause.
+                    cls = type(self)
+                    flow_run.recording = bool(
+                        cls._persisted or cls._feedback or hasattr(cls, "__flow_persist_all__")
+                    )
+                    if resume is not None:
+                        flow_run.resume_from(resume)
                     for name in type(self)._starts:
                         tg.start_soon(self._execute, flow_run, name, None, None)
         except anyio.get_cancelled_exc_class():
@@ -356,7 +432,21 @@ class Flow(Generic[StateT]):
             )
             raise
         except BaseException as exc:
+            pending = first_pending(exc)
             error = runtime.unwrap_group(exc) if isinstance(exc, BaseExceptionGroup) else exc
+            if pending is not None:
+                try:
+                    return await self._pause(flow_run, pending, started.event_id)
+                except Exception as failure:  # the pause could not be saved
+                    await emit(
+                        self,
+                        FlowFailedEvent(
+                            flow_name=self.name,
+                            error=describe_error(failure),
+                            started_event_id=started.event_id,
+                        ),
+                    )
+                    raise
             await emit(
                 self,
                 FlowFailedEvent(
@@ -368,6 +458,8 @@ class Flow(Generic[StateT]):
             if error is exc:
                 raise
             raise error from None
+        for store in flow_run.stores:
+            await store.mark_finished(self.flow_id, flow_run.progress())
         result = flow_run.last_output
         await emit(
             self,
@@ -377,8 +469,28 @@ class Flow(Generic[StateT]):
         )
         return result
 
+    async def _pause(
+        self, flow_run: FlowRun, pending: HumanFeedbackPending, started_event_id: str
+    ) -> HumanFeedbackPending:
+        """Save what the paused flow needs to resume, announce it, and return *pending*."""
+        state = await save_pause(self, flow_run, pending)
+        context = pending.context
+        await emit(
+            self,
+            FlowPausedEvent(
+                flow_name=self.name,
+                flow_id=self.flow_id,
+                method_name=context.method_name,
+                message=context.message,
+                state=state,
+                emit=context.emit,
+                started_event_id=started_event_id,
+            ),
+        )
+        return pending
+
     async def _execute(
-        self, flow_run: _FlowRun, name: str, argument: Any, triggered_by: str | None
+        self, flow_run: FlowRun, name: str, argument: Any, triggered_by: str | None
     ) -> None:
         flow_run.calls[name] += 1
         if flow_run.calls[name] > self.max_method_calls:
@@ -389,20 +501,48 @@ class Flow(Generic[StateT]):
             )
         flow_run.started += 1
         order = flow_run.started
+        replayed = flow_run.replay.get(name)
+        if replayed:  # completed by the run this one resumes: reuse its record
+            await self._replay(flow_run, replayed.popleft(), order)
+            return
+        review = type(self)._feedback.get(name)
+        if (
+            flow_run.feedback is not None
+            and review is not None
+            and flow_run.feedback[0].method_name == name
+        ):
+            await self._deliver_feedback(flow_run, name, review, order)
+            return
         started = await emit(
             self,
             MethodExecutionStartedEvent(
                 flow_name=self.name, method_name=name, triggered_by_event_id=triggered_by
             ),
         )
+        feedback: HumanFeedbackResult | None = None
         try:
             with runtime.span(started.event_id):
                 result = await self._call(name, argument)
+                if review is not None:
+                    feedback = await review_output(self, name, review, result)
         except anyio.get_cancelled_exc_class():
             await emit_shielded(
                 self,
                 MethodExecutionCancelledEvent(
                     flow_name=self.name, method_name=name, started_event_id=started.event_id
+                ),
+            )
+            raise
+        except HumanFeedbackPending as pending:
+            await emit(
+                self,
+                MethodExecutionPausedEvent(
+                    flow_name=self.name,
+                    method_name=name,
+                    flow_id=self.flow_id,
+                    message=pending.context.message,
+                    emit=pending.context.emit,
+                    started_event_id=started.event_id,
                 ),
             )
             raise
@@ -417,6 +557,8 @@ class Flow(Generic[StateT]):
                 ),
             )
             raise
+        if feedback is not None:
+            result = feedback.outcome if review and review.emit else feedback
         finished = await emit(
             self,
             MethodExecutionFinishedEvent(
@@ -426,18 +568,67 @@ class Flow(Generic[StateT]):
                 started_event_id=started.event_id,
             ),
         )
+        await self._complete(flow_run, name, result, feedback, order, finished.event_id)
+
+    async def _deliver_feedback(
+        self, flow_run: FlowRun, name: str, review: HumanFeedbackConfig, order: int
+    ) -> None:
+        """Finish the paused method with the feedback a resume brought (it does not rerun)."""
+        assert flow_run.feedback is not None
+        context, given = flow_run.feedback
+        flow_run.feedback = None
+        feedback = await review_output(self, name, review, context.method_output, given)
+        result = feedback.outcome if review.emit else feedback
+        finished = await emit(
+            self,
+            MethodExecutionFinishedEvent(flow_name=self.name, method_name=name, result=result),
+        )
+        await self._complete(flow_run, name, result, feedback, order, finished.event_id)
+        if flow_run.pending_store is not None:
+            await flow_run.pending_store.clear_pending_feedback(self.flow_id)
+        self._pending = None
+
+    async def _replay(self, flow_run: FlowRun, record: dict[str, Any], order: int) -> None:
+        """Count a call an earlier run completed as done, and trigger what it triggered."""
+        name = record["method"]
+        feedback = saved_feedback(record)
+        if feedback is not None:
+            self.human_feedback_history.append(feedback)
+            self.last_human_feedback = feedback
+        output = record.get("output")
+        self.method_outputs.append(output)
+        flow_run.last_output = output
+        flow_run.completed.append(record)
+        label = record.get("label")
+        fired = {name} | ({label} if isinstance(label, str) else set())
+        self._trigger(flow_run, fired, order, feedback or output, None)
+
+    async def _complete(
+        self,
+        flow_run: FlowRun,
+        name: str,
+        result: Any,
+        feedback: HumanFeedbackResult | None,
+        order: int,
+        event_id: str,
+    ) -> None:
+        """Record a finished call, save the state if asked, and trigger the listeners."""
         self.method_outputs.append(result)
         flow_run.last_output = result
-        store = self._store(name)
-        if store is not None:
-            await store.save_state(self.flow_id, name, self._state)
-        fired = {name}
+        label: str | None = None
         if name in type(self)._routers and result is not None:
-            fired.add(str(result.value if isinstance(result, Enum) else result))
-        self._trigger(flow_run, fired, order, result, finished.event_id)
+            label = str(result.value if isinstance(result, Enum) else result)
+        if flow_run.recording:
+            flow_run.completed.append(completion_record(name, result, label, feedback))
+        store = persist_store(self, name)
+        if store is not None:
+            await store.save_progress(self.flow_id, name, self._state, flow_run.progress())
+            flow_run.uses(store)
+        fired = {name} | ({label} if label is not None else set())
+        self._trigger(flow_run, fired, order, feedback or result, event_id)
 
     def _trigger(
-        self, flow_run: _FlowRun, fired: set[str], order: int, result: Any, event_id: str
+        self, flow_run: FlowRun, fired: set[str], order: int, result: Any, event_id: str | None
     ) -> None:
         for listener_name, listener in flow_run.listeners.items():
             relevant = fired & listener.condition.names()

@@ -90,6 +90,14 @@ def _build(flow_cls: type) -> tuple[dict[str, _Node], list[_Edge], list[str]]:
     starts: list[str] = list(getattr(flow_cls, "_starts", []))
     listeners: dict[str, Condition] = dict(getattr(flow_cls, "_listeners", {}))
     routers: list[str] = sorted(getattr(flow_cls, "_routers", frozenset()))
+    # A @human_feedback router declares its outcomes, so their edges need no guessing,
+    # and it returns nothing else.
+    declared: dict[str, list[str]] = {}
+    for name, review in sorted(getattr(flow_cls, "_feedback", {}).items()):
+        for outcome in review.emit or ():
+            declared.setdefault(outcome, []).append(name)
+    reviewers = {r for names in declared.values() for r in names}
+    guessed = [r for r in routers if r not in reviewers]
     nodes: dict[str, _Node] = {}
     for name in dict.fromkeys([*starts, *listeners, *routers]):
         kind = "router" if name in routers else "start" if name in starts else "listener"
@@ -108,10 +116,12 @@ def _build(flow_cls: type) -> tuple[dict[str, _Node], list[_Edge], list[str]]:
             edges.append(_Edge(junction, target))
         elif f"m:{trigger}" in nodes:
             edges.append(_Edge(f"m:{trigger}", target))
-        elif routers:
+        elif trigger in declared:
+            edges.extend(_Edge(f"m:{r}", target, trigger) for r in declared[trigger])
+        elif guessed:
             # Which router returns which label is only known at run time, so a label
             # edge is drawn from every router, with the label written on it.
-            edges.extend(_Edge(f"m:{r}", target, trigger) for r in routers)
+            edges.extend(_Edge(f"m:{r}", target, trigger) for r in guessed)
         else:
             nodes.setdefault(f"l:{trigger}", _Node(f"l:{trigger}", trigger, "label"))
             edges.append(_Edge(f"l:{trigger}", target))

@@ -10,7 +10,7 @@ import anyio.lowlevel
 from pydantic import BaseModel
 
 from .. import runtime
-from ..events._emit import emit
+from ..events._emit import count_llm_call, emit
 from ..events.bus import event_bus
 from ..events.llm_events import (
     LLMCallCompletedEvent,
@@ -20,6 +20,7 @@ from ..events.llm_events import (
     LLMStreamChunkEvent,
     LLMThinkingChunkEvent,
 )
+from ..hooks import _run as hooks
 from ..types.usage_metrics import UsageMetrics
 from .base_llm import BaseLLM
 from .types import Chunk, LLMResponse, Message
@@ -90,6 +91,13 @@ async def _invoke(
 ) -> LLMResponse:
     # No new call may start once the run is cancelled, even at zero latency.
     await anyio.lowlevel.checkpoint_if_cancelled()
+    pending = None
+    found = hooks.registries()
+    if found is not None:
+        # Before the rate limit and the events: a blocked call takes no slot and
+        # never starts; the started event shows the messages as the hooks left them.
+        pending = await hooks.before_llm_call(found, llm, messages)
+    count_llm_call()
     for limiter in _rate_limits.get():
         await limiter.acquire()
     source = source if source is not None else llm
@@ -164,4 +172,8 @@ async def _invoke(
             started_event_id=started.event_id,
         ),
     )
+    if pending is not None:
+        # After the completed event, which records what the model said; the after
+        # hooks decide what the caller gets.
+        response = await pending.finish(response)
     return response

@@ -74,6 +74,9 @@ from ._threads import (
     CancelBridge as CancelBridge,
 )
 from ._threads import (
+    carry_into_helper_threads as carry_into_helper_threads,
+)
+from ._threads import (
     checkpoint as checkpoint,
 )
 from ._threads import (

@@ -31,7 +31,7 @@ import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._pipe import OnOpen, Subscribable, receive_batch
-from ._threads import CancelBridge
+from ._threads import CancelBridge, apply_carried, capture_carried
 
 #: Starts a run: called with the hook the run must call with its pipe when it opens.
 Start = Callable[[OnOpen], Awaitable[Any]]
@@ -234,6 +234,7 @@ class ThreadDriver:
         self._channel = _Channel(max(1, buffer_size // 16))
         self._pending: deque[Any] = deque()
         self._bridge = CancelBridge()
+        self._carried = capture_carried()
         self._thread: threading.Thread | None = None
         self._ended = False
 
@@ -249,6 +250,7 @@ class ThreadDriver:
 
     def _thread_main(self) -> None:
         name, options = self._backend
+        apply_carried(self._carried)  # a new thread starts with an empty context
         try:
             anyio.run(self._bridged_produce, backend=name, backend_options=options or None)
         finally:

@@ -16,7 +16,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -105,6 +105,43 @@ def warn_once(key: str, message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
+_carried: list[ContextVar[Any]] = []
+
+
+def carry_into_helper_threads(var: ContextVar[Any]) -> None:
+    """Make *var*'s value follow a run into the loops the runtime starts in new threads.
+
+    ``kickoff_async`` and ``kickoff`` copy the caller's whole context already; the
+    helper threads of a stream session and of a ``kickoff()`` called from a thread
+    that runs a loop start from an empty one, so only the variables registered here
+    (settings the domain scopes to a block, such as scoped hooks) are carried there.
+    """
+    if var not in _carried:
+        _carried.append(var)
+
+
+Carried = tuple[tuple[ContextVar[Any], Any], ...]
+
+
+def capture_carried() -> Carried:
+    """The values of the carried variables in the calling context."""
+    context = copy_context()
+    return tuple((var, context[var]) for var in _carried if var in context)
+
+
+def apply_carried(values: Carried) -> None:
+    """Set the captured *values* in the calling context."""
+    for var, value in values:
+        var.set(value)
+
+
+async def _carrying(
+    values: Carried, async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
+) -> T:
+    apply_carried(values)
+    return await async_fn(*args)
+
+
 class CancelBridge:
     """Carries a host task's cancellation into a worker thread's private loop.
 
@@ -178,8 +215,10 @@ def run_blocking(
             f"it runs on a helper thread and blocks this loop until it finishes. "
             f"Use 'await {async_name}()' instead.",
         )
+        values = capture_carried()
         with start_blocking_portal(name, options or None) as portal:
-            return portal.call(async_fn, *args)
+            result: T = portal.call(_carrying, values, async_fn, args)
+            return result
     relay = _relay.get()
     run = _current_run.get()
     if relay is not None and run is not None and run.thread_id != threading.get_ident():

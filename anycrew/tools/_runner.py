@@ -12,6 +12,7 @@ import anyio
 from pydantic import ValidationError
 
 from .. import runtime
+from ..errors import CallBlockedError
 from ..events._emit import emit
 from ..events.tool_events import (
     ToolExecutionErrorEvent,
@@ -21,6 +22,7 @@ from ..events.tool_events import (
     ToolUsageStartedEvent,
     ToolValidateInputErrorEvent,
 )
+from ..hooks import _run as hooks
 from ..llms._invoke import describe_error
 from ..llms.types import ToolCall
 from .base_tool import BaseTool
@@ -82,9 +84,12 @@ class ToolBelt:
         async def one(position: int, call: ToolCall) -> None:
             outcomes[position] = await self.run(call)
 
-        async with anyio.create_task_group() as tg:
-            for position, call in enumerate(calls):
-                tg.start_soon(one, position, call, name=f"tool {call.name}")
+        try:
+            async with anyio.create_task_group() as tg:
+                for position, call in enumerate(calls):
+                    tg.start_soon(one, position, call, name=f"tool {call.name}")
+        except BaseExceptionGroup as group:  # a hook blocked or raised
+            raise runtime.unwrap_group(group) from None
         return [outcome for outcome in outcomes if outcome is not None]
 
     async def run(self, call: ToolCall) -> ToolOutcome:
@@ -118,11 +123,20 @@ class ToolBelt:
             await emit(source, ToolUsageErrorEvent(**labels, error=message))
             return ToolOutcome(call, f"Error: {message}; do without it.")
 
+        pending = None
+        found = hooks.registries()
+        if found is not None:
+            # The hooks may change the arguments in place: the cache key, the events
+            # and the tool all see them as the hooks left them.
+            pending = await hooks.before_tool_call(found, chosen, arguments)
+
         key = (chosen.function_name, json.dumps(arguments, sort_keys=True, default=str))
         if state.cache_enabled and key in state.cache:
             result = state.cache[key]
             await emit(source, ToolUsageStartedEvent(**labels))
             await emit(source, ToolUsageFinishedEvent(**labels, output=result, from_cache=True))
+            if pending is not None:
+                result = await pending.finish(result)
             return ToolOutcome(call, str(result), result, chosen.result_as_answer)
 
         state.usage[id(chosen)] = used + 1
@@ -131,6 +145,8 @@ class ToolBelt:
             # What the tool emits (a coworker it delegates to) nests under its start.
             with runtime.span(started.event_id):
                 result = await chosen.ainvoke(arguments)
+        except CallBlockedError:
+            raise  # a hook's veto fails the run, even for a call made inside a tool
         except Exception as exc:
             error = describe_error(exc)
             await emit(source, ToolExecutionErrorEvent(**labels, error=error))
@@ -139,6 +155,8 @@ class ToolBelt:
         if state.cache_enabled and chosen.cache_function(arguments, result):
             state.cache[key] = result
         await emit(source, ToolUsageFinishedEvent(**labels, output=result))
+        if pending is not None:
+            result = await pending.finish(result)
         return ToolOutcome(call, str(result), result, chosen.result_as_answer)
 
 

@@ -252,3 +252,54 @@ class FlowPersistence(ABC):
             ValueError: a bad flow id.
             PersistenceError: a stored state is unreadable, or storage failed.
         """
+
+    # Run progress: which methods of the flow's current run have completed, so that a
+    # run that died part-way can resume after them. These have working defaults
+    # (no progress kept: a resumed run starts again from its start methods), so a
+    # backend written before them keeps working; SQLite overrides all three.
+
+    async def save_progress(
+        self,
+        flow_uuid: str,
+        method_name: str,
+        state: dict[str, Any] | BaseModel,
+        progress: dict[str, Any],
+    ) -> None:
+        """Append a snapshot of *state* together with the run's *progress*, atomically.
+
+        *progress* is plain JSON data: ``{"run": ..., "completed": [...], "finished":
+        bool}``. The default ignores it and calls :meth:`save_state`.
+
+        Raises:
+            ValueError: a bad flow id or method name.
+            PersistenceError: the state or progress is not JSON-serialisable (nothing
+                is written), or storage failed.
+        """
+        await self.save_state(flow_uuid, method_name, state)
+
+    async def load_snapshot(
+        self, flow_uuid: str
+    ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        """The latest ``(state, progress)`` of the flow, or ``None`` if it has no state.
+
+        The progress is ``None`` when the snapshot was saved without one. The default
+        returns :meth:`load_state` without progress.
+
+        Raises:
+            ValueError: a bad flow id.
+            PersistenceError: the stored data is unreadable, or storage failed.
+        """
+        state = await self.load_state(flow_uuid)
+        return None if state is None else (state, None)
+
+    async def mark_finished(self, flow_uuid: str, progress: dict[str, Any]) -> None:
+        """Record that the flow's latest run finished, with its final *progress*.
+
+        A resumed flow whose latest run finished starts a new run from its start
+        methods. The default does nothing.
+
+        Raises:
+            ValueError: a bad flow id.
+            PersistenceError: storage failed.
+        """
+        validate_flow_uuid(flow_uuid)

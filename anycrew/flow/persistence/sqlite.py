@@ -69,6 +69,11 @@ _SCHEMA: Final = (
     )""",
 )
 
+#: Columns added to ``flow_states`` after its first release, with their types. Files
+#: written before them gain them on first open (``ALTER TABLE ... ADD COLUMN``); old
+#: rows read them as NULL.
+_ADDED_COLUMNS: Final = (("progress_json", "TEXT"),)
+
 
 def _thread_limiter() -> anyio.CapacityLimiter:
     # A limiter belongs to one event loop, and one store may serve several loops.
@@ -167,6 +172,62 @@ class SQLiteFlowPersistence(FlowPersistence):
         sql = "SELECT method_name, state_json FROM flow_states WHERE flow_uuid = ? ORDER BY id"
         rows = await self._run(sql, (flow_uuid,), "load the history of")
         return [(str(name), decode_json(flow_uuid, text)) for name, text in rows]
+
+    async def save_progress(
+        self,
+        flow_uuid: str,
+        method_name: str,
+        state: dict[str, Any] | BaseModel,
+        progress: dict[str, Any],
+    ) -> None:
+        """Append a snapshot of *state* and the run's *progress* in one row (one transaction).
+
+        Raises:
+            ValueError: a bad flow id or an empty method name.
+            PersistenceError: the state or progress is not JSON-serialisable (nothing
+                is written), or the database failed.
+        """
+        validate_flow_uuid(flow_uuid)
+        if not isinstance(method_name, str) or not method_name:
+            raise ValueError(f"invalid method_name {method_name!r}: pass the method's name")
+        text = encode_json(flow_uuid, state)
+        progress_text = encode_json(flow_uuid, progress, "run progress")
+        sql = (
+            "INSERT INTO flow_states "
+            "(flow_uuid, method_name, state_json, created_at, progress_json) "
+            "VALUES (?, ?, ?, ?, ?)"
+        )
+        params = (flow_uuid, method_name, text, _now(), progress_text)
+        await self._run(sql, params, "save the state of", write=True)
+
+    async def load_snapshot(
+        self, flow_uuid: str
+    ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        """The latest ``(state, progress)`` of the flow, read together (see the base class)."""
+        validate_flow_uuid(flow_uuid)
+        sql = (
+            "SELECT state_json, progress_json FROM flow_states WHERE flow_uuid = ? "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        rows = await self._run(sql, (flow_uuid,), "load the state of")
+        if not rows:
+            return None
+        state_text, progress_text = rows[0]
+        progress = (
+            None if progress_text is None else decode_json(flow_uuid, progress_text, "run progress")
+        )
+        return decode_json(flow_uuid, state_text), progress
+
+    async def mark_finished(self, flow_uuid: str, progress: dict[str, Any]) -> None:
+        """Store *progress* (marked finished) on the flow's latest snapshot, in one statement."""
+        validate_flow_uuid(flow_uuid)
+        text = encode_json(flow_uuid, {**progress, "finished": True}, "run progress")
+        # flow_uuid is the first parameter: _run names it in its errors.
+        sql = (
+            "UPDATE flow_states SET progress_json = ?2 WHERE id = "
+            "(SELECT MAX(id) FROM flow_states WHERE flow_uuid = ?1)"
+        )
+        await self._run(sql, (flow_uuid, text), "mark the run finished of", write=True)
 
     async def save_pending_feedback(self, flow_uuid: str, context: dict[str, Any]) -> None:
         """Record (or replace) the flow's pending feedback context (see the base class)."""
@@ -315,6 +376,12 @@ class _Pool:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA:
                     conn.execute(statement)
+                # Inside the write transaction: two processes upgrading one old
+                # file take turns, and the second sees the first's columns.
+                present = {row[1] for row in conn.execute("PRAGMA table_info(flow_states)")}
+                for column, kind in _ADDED_COLUMNS:
+                    if column not in present:
+                        conn.execute(f"ALTER TABLE flow_states ADD COLUMN {column} {kind}")
                 conn.execute("COMMIT")
                 # Racing threads may both get here; the statements are idempotent.
                 self._schema_ready = True

@@ -35,6 +35,7 @@ from .events.task_events import (
     TaskStartedEvent,
 )
 from .llms._invoke import collect_usage, describe_error, rate_limited, streaming_tokens
+from .process import Process
 from .task import Task
 from .tasks.conditional_task import ConditionalTask
 from .tasks.task_output import TaskOutput
@@ -79,10 +80,12 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
             persona = personas[id(agent)] = agent.persona(checked)
         return persona
 
+    # Reading a pydantic private attribute costs microseconds: only when it is needed.
+    manager = crew._manager if crew.process == Process.hierarchical else None
     plans = []
     for index, task in enumerate(crew.tasks):
         # The task's agent, or the manager of a hierarchical crew.
-        agent, coworkers = assign(crew, crew._manager, task)
+        agent, coworkers = assign(crew, manager, task)
         persona = persona_of(agent)
         tools = task_tools(agent, coworkers, persona_of) if coworkers else None
         description, expected_output = task.interpolated(checked)

@@ -528,6 +528,16 @@ def test_delegation_tools_outside_a_crew(recorder: Recorder) -> None:
         "context",
         "coworker",
     ]
+    # The parameters are built once per class; every caller gets its own copy.
+    from anycrew.tools import BaseTool
+
+    assert work.function_schema() == BaseTool.function_schema(work)
+    work.function_schema()["function"]["parameters"]["required"].clear()
+    assert work.function_schema()["function"]["parameters"]["required"] == [
+        "task",
+        "context",
+        "coworker",
+    ]
     # Run directly, the coworker works in a run of its own.
     assert work.run(task="Sum up", context="", coworker="researcher") == "Researcher on Sum up"
     assert recorder.types[0] == "agent_execution_started"

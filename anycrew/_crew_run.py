@@ -13,6 +13,7 @@ import anyio.to_thread
 
 from . import runtime
 from ._callbacks import CrewCallbacks, crew_callbacks
+from ._hierarchical import assign, task_tools
 from ._interpolate import validate_inputs
 from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff, callback_inputs
 from ._task_control import produce_output
@@ -36,10 +37,12 @@ from .events.task_events import (
     TaskStartedEvent,
 )
 from .llms._invoke import collect_usage, describe_error, rate_limited, streaming_tokens
+from .process import Process
 from .task import Task
 from .tasks.conditional_task import ConditionalTask
 from .tasks.task_output import TaskOutput
 from .tools._runner import tool_state
+from .tools.base_tool import BaseTool
 from .types.usage_metrics import UsageMetrics
 
 if TYPE_CHECKING:
@@ -59,6 +62,7 @@ class TaskPlan:
     description: str
     expected_output: str
     context: tuple[int, ...] | None  # indices of context tasks; None = all earlier
+    tools: tuple[BaseTool, ...] | None = None  # with delegation tools; None = the agent's
     output_file: str | None = None  # the task's output_file with the inputs filled in
 
 
@@ -71,13 +75,21 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
     checked = validate_inputs(inputs)
     positions = {id(task): index for index, task in enumerate(crew.tasks)}
     personas: dict[int, AgentPersona] = {}
-    plans = []
-    for index, task in enumerate(crew.tasks):
-        agent = task.agent
-        assert agent is not None  # the crew's validator guarantees it
+
+    def persona_of(agent: Agent) -> AgentPersona:
         persona = personas.get(id(agent))
         if persona is None:
             persona = personas[id(agent)] = agent.persona(checked)
+        return persona
+
+    # Reading a pydantic private attribute costs microseconds: only when it is needed.
+    manager = crew._manager if crew.process == Process.hierarchical else None
+    plans = []
+    for index, task in enumerate(crew.tasks):
+        # The task's agent, or the manager of a hierarchical crew.
+        agent, coworkers = assign(crew, manager, task)
+        persona = persona_of(agent)
+        tools = task_tools(agent, coworkers, persona_of) if coworkers else None
         description, expected_output = task.interpolated(checked)
         context = None if task.context is None else tuple(positions[id(t)] for t in task.context)
         plans.append(
@@ -89,6 +101,7 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
                 description,
                 expected_output,
                 context,
+                tools,
                 output_file=task.interpolated_output_file(checked),
             )
         )

@@ -94,6 +94,7 @@ async def _attempt(plan: TaskPlan, context: str, note: str | None) -> TaskOutput
         context=context or None,
         task_name=plan.task.display_name,
         output_model=plan.task.output_model,
+        tools=plan.tools,
     )
     return task_output(plan, answer)
 

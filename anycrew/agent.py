@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +80,10 @@ class Agent(BaseModel):
             bucket shared by all its runs: waiting never blocks a thread).
         verbose: report its tasks as they start and finish (logger ``anycrew.verbose``;
             printed to stderr when the application has not configured logging).
-        allow_delegation: let the agent hand work to its coworkers (accepted; not
-            wired in yet).
+        allow_delegation: in a sequential crew with other agents, give the agent the
+            "Delegate work to coworker" and "Ask question to coworker" tools, whose
+            coworkers are the crew's other agents (see
+            :mod:`anycrew.tools.agent_tools`).
         allow_code_execution: give the agent a code execution tool (accepted; not
             wired in yet).
         step_callback: called after each step of the agent's work (sync or async;
@@ -148,6 +150,18 @@ class Agent(BaseModel):
             backstory=interpolate(self.backstory, inputs, owner=owner, field="backstory"),
         )
 
+    def get_delegation_tools(self, agents: Sequence[Agent]) -> list[BaseTool]:
+        """The tools with which this agent hands work and questions to *agents*.
+
+        A crew gives the same tools to an agent with ``allow_delegation=True`` (and
+        to its manager), with the kickoff's inputs filled into the coworkers' roles;
+        use this to wire coworkers by hand. See
+        :class:`anycrew.tools.agent_tools.AgentTools`.
+        """
+        from .tools.agent_tools import AgentTools
+
+        return AgentTools(agents).tools()
+
     async def aexecute_task(
         self,
         persona: AgentPersona,
@@ -157,8 +171,12 @@ class Agent(BaseModel):
         context: str | None,
         task_name: str,
         output_model: type[BaseModel] | None = None,
+        tools: Sequence[BaseTool] | None = None,
     ) -> AgentAnswer:
         """Work on one task inside the current run and return the final answer.
+
+        *tools* are the tools for this task (the crew adds delegation tools to the
+        agent's own); ``None`` means the agent's own ``tools``.
 
         With *output_model* the answer must be a JSON object that validates against
         it: the schema goes into the prompt, and an answer that does not fit is sent
@@ -171,6 +189,7 @@ class Agent(BaseModel):
             OutputValidationError: when the answer still does not fit *output_model*.
         """
         llm = self.llm or default_llm()
+        task_tools = self.tools if tools is None else list(tools)
         messages = agent_messages(
             role=persona.role,
             goal=persona.goal,
@@ -188,13 +207,13 @@ class Agent(BaseModel):
                 self,
                 AgentExecutionStartedEvent(
                     task_prompt=messages[-1]["content"],
-                    tools=[t.name for t in self.tools],
+                    tools=[t.name for t in task_tools],
                 ),
             )
             try:
                 with runtime.span(started.event_id):
                     answer = await self._run_with_deadline(
-                        llm, messages, persona.role, task_name, output_model
+                        llm, messages, persona.role, task_name, output_model, task_tools
                     )
             except anyio.get_cancelled_exc_class():
                 await emit_shielded(
@@ -222,11 +241,12 @@ class Agent(BaseModel):
         role: str,
         task_name: str,
         output_model: type[BaseModel] | None,
+        tools: list[BaseTool],
     ) -> AgentAnswer:
         if self.max_execution_time is None:
-            return await self._answer(llm, messages, task_name, output_model)
+            return await self._answer(llm, messages, task_name, output_model, tools)
         with anyio.move_on_after(self.max_execution_time) as scope:
-            return await self._answer(llm, messages, task_name, output_model)
+            return await self._answer(llm, messages, task_name, output_model, tools)
         assert scope.cancelled_caught
         raise AgentExecutionTimeoutError(role, task_name, self.max_execution_time)
 
@@ -236,8 +256,9 @@ class Agent(BaseModel):
         messages: list[dict[str, Any]],
         task_name: str,
         output_model: type[BaseModel] | None,
+        tools: list[BaseTool],
     ) -> AgentAnswer:
-        text = await self._loop(llm, messages, output_model)
+        text = await self._loop(llm, messages, tools, output_model)
         if output_model is None:
             return AgentAnswer(text)
         for attempt in range(OUTPUT_RETRIES + 1):
@@ -264,15 +285,16 @@ class Agent(BaseModel):
         self,
         llm: BaseLLM,
         messages: list[dict[str, Any]],
+        tools: list[BaseTool],
         output_model: type[BaseModel] | None = None,
     ) -> str:
         # A provider that can enforce the output model's JSON shape is asked to, on
         # calls that need no tools; the answer is validated either way.
         on_step = self._on_step()
-        if not self.tools:
+        if not tools:
             response = await invoke_llm(llm, messages, source=self, response_format=output_model)
             return await _finish(on_step, response.text)
-        belt = ToolBelt(self.tools, source=self)
+        belt = ToolBelt(tools, source=self)
         native = llm.supports_function_calling()
         if not native:
             messages[0] = {

@@ -9,15 +9,25 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import runtime
 from ._callbacks import check_callback, check_callbacks
 from ._crew_run import TaskPlan, precheck_kickoff, run_crew
+from ._hierarchical import check_crew
 from .agent import Agent
 from .crews.crew_output import CrewOutput
 from .errors import ConfigurationError
 from .events.bus import event_bus
+from .llm import LLM
 from .llms._invoke import streaming_tokens
 from .llms.base_llm import BaseLLM
 from .process import Process
@@ -48,10 +58,27 @@ class Crew(BaseModel):
     The ``*_for_each`` variants run one copy per input concurrently and return the
     results in input order. Concurrent kickoffs of one crew object are independent.
 
+    Processes:
+
+    * ``Process.sequential`` (the default): each task's agent works on it, in order.
+      An agent with ``allow_delegation=True`` also gets the "Delegate work to
+      coworker" and "Ask question to coworker" tools, whose coworkers are the
+      crew's other agents.
+    * ``Process.hierarchical``: a manager works on every task. It hands work and
+      questions to the crew's agents through the delegation tools (only to the
+      task's agent when the task names one) and gives the task's final answer.
+      A delegate works as a child of the manager's tool call, in the same run:
+      its events nest under the call's, it shares the crew's usage and rate
+      limits, and cancelling the crew cancels it.
+
     Args:
-        agents: the crew's agents.
-        tasks: the tasks, in order; each needs an agent.
-        process: ``Process.sequential`` (hierarchical is not available yet).
+        agents: the crew's agents (in a hierarchical crew: the manager's coworkers).
+        tasks: the tasks, in order; in a sequential crew each needs an agent.
+        process: ``Process.sequential`` or ``Process.hierarchical``.
+        manager_llm: for a hierarchical crew, the model of a default manager ("Crew
+            Manager"): an LLM or a model string.
+        manager_agent: for a hierarchical crew, your own manager instead: an Agent
+            that is not among ``agents`` and has no tools of its own.
         verbose: report the kickoff and each task as they start and finish (logger
             ``anycrew.verbose``; printed to stderr unless logging is configured).
         stream: chunk streaming: the kickoff entries return a CrewStreamingOutput
@@ -87,12 +114,16 @@ class Crew(BaseModel):
     and tells a sync one through ``anycrew.checkpoint()``.
 
     Raises:
-        NotImplementedError: for ``Process.hierarchical``.
-        pydantic.ValidationError: for a task without an agent, or whose context
-            names a task that is not earlier in the crew; for more than one async
-            task at the end of the crew, an async task whose context names an async
-            task running beside it, and a ConditionalTask that comes first or is
-            async; for a callback that is not a function taking one argument.
+        ConfigurationError: for a hierarchical crew without a manager (or with both
+            ``manager_llm`` and ``manager_agent``), a manager that is among
+            ``agents`` or has tools, a task whose agent is the manager, or two
+            agents with the same role where coworkers are named by role.
+        pydantic.ValidationError: for a task without an agent in a sequential
+            crew, or whose context names a task that is not earlier in the crew;
+            for more than one async task at the end of the crew, an async task
+            whose context names an async task running beside it, and a
+            ConditionalTask that comes first or is async; for a callback that
+            is not a function taking one argument.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
@@ -106,6 +137,8 @@ class Crew(BaseModel):
     stream: bool = False
     cache: bool = True
     max_rpm: int | None = Field(default=None, ge=1)
+    manager_llm: BaseLLM | None = None
+    manager_agent: Agent | None = None
     usage_metrics: UsageMetrics | None = None
     task_callback: Callable[[TaskOutput], Any] | None = None
     step_callback: Callable[[Any], Any] | None = None
@@ -114,6 +147,27 @@ class Crew(BaseModel):
     store_task_outputs: bool = True
 
     _rpm: runtime.RateLimiter | None = PrivateAttr(default=None)
+    _manager: Agent | None = PrivateAttr(default=None)
+
+    if not TYPE_CHECKING:  # keep the signature pydantic's mypy plugin synthesizes
+
+        def __init__(self, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except ValidationError as exc:
+                # A ConfigurationError from our own checks is raised as itself.
+                errors = exc.errors()
+                cause = (errors[0].get("ctx") or {}).get("error") if len(errors) == 1 else None
+                if isinstance(cause, ConfigurationError):
+                    raise cause from None
+                raise
+
+    @field_validator("manager_llm", mode="before")
+    @classmethod
+    def _model_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return LLM(model=value)
+        return value
 
     def model_post_init(self, context: Any, /) -> None:
         if self.max_rpm is not None:
@@ -154,19 +208,16 @@ class Crew(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Crew:
-        if self.process == Process.hierarchical:
-            raise NotImplementedError(
-                "Process.hierarchical is not available yet in anycrew; use "
-                "Process.sequential and give every task an agent"
-            )
         if not self.tasks:
             raise ValueError("a crew needs at least one task: pass tasks=[Task(...), ...]")
+        self._manager = check_crew(self)
         seen: set[int] = set()
         for position, task in enumerate(self.tasks):
-            if task.agent is None:
+            if task.agent is None and self._manager is None:
                 raise ValueError(
                     f"task {position} ({task.display_name!r}) has no agent; a sequential crew "
-                    "needs one per task: pass agent=... to the Task"
+                    "needs one per task: pass agent=... to the Task (or use "
+                    "Process.hierarchical with a manager)"
                 )
             for needed in task.context or ():
                 if id(needed) not in seen:

@@ -19,6 +19,7 @@ built-in type says more it derives from that too, so ``except ValueError`` and
     ├── CallBlockedError                     a before-call hook returned False
     │   ├── LLMCallBlockedError (ValueError) ... before an LLM call (ValueError as in CrewAI)
     │   └── ToolCallBlockedError             ... before a tool call
+    ├── DelegationError (ValueError)         a delegation tool could not reach a coworker
     └── LLMError                             an LLM call failed
         ├── LLMResponseError                 the reply could not be used (malformed JSON,
         │                                    an unexpected shape)
@@ -337,4 +338,14 @@ class TaskOutputStorageError(AnyCrewError):
 
     The SQLite or OS error is the ``__cause__``. A kickoff never fails because its
     outputs could not be stored: that is logged (logger ``anycrew.storage``) instead.
+    """
+
+
+class DelegationError(AnyCrewError, ValueError):
+    """A delegation tool could not hand a request to a coworker.
+
+    The agent that called the tool sees the message as the tool's observation and
+    can fix its call: an unknown coworker (the message lists the valid roles), a
+    request that would go back to an agent already working on it, or a chain of
+    delegations deeper than the limit.
     """

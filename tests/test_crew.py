@@ -167,7 +167,7 @@ def test_construction_is_validated() -> None:
     early = Task(description="early", expected_output="e", agent=agent, context=[later])
     with pytest.raises(ValidationError, match="does not come earlier"):
         Crew(agents=[agent], tasks=[early, later])
-    with pytest.raises(NotImplementedError, match="hierarchical"):
+    with pytest.raises(ConfigurationError, match="hierarchical crew needs a manager"):
         Crew(agents=[agent], tasks=[later], process=Process.hierarchical)
     with pytest.raises(ValidationError, match="at least one task"):
         Crew(agents=[agent], tasks=[])

@@ -104,3 +104,8 @@ async def emit_shielded(source: Any, event: BaseEvent) -> BaseEvent:
     _label(event)
     await runtime.emit_shielded(source, event)
     return event
+
+
+def current_agent_id() -> str | None:
+    """The id of the agent whose step is in progress here, if any."""
+    return _step.get()[2]

@@ -12,6 +12,7 @@ import anyio
 from pydantic import ValidationError
 
 from .. import runtime
+from ..errors import CallBlockedError
 from ..events._emit import emit
 from ..events.tool_events import (
     ToolExecutionErrorEvent,
@@ -141,9 +142,13 @@ class ToolBelt:
         # No tool starts once the run (or a worker loop's host) is cancelled.
         await runtime.checkpoint_if_cancelled()
         state.usage[id(chosen)] = used + 1
-        await emit(source, ToolUsageStartedEvent(**labels, run_attempts=used + 1))
+        started = await emit(source, ToolUsageStartedEvent(**labels, run_attempts=used + 1))
         try:
-            result = await chosen.ainvoke(arguments)
+            # What the tool emits (a coworker it delegates to) nests under its start.
+            with runtime.span(started.event_id):
+                result = await chosen.ainvoke(arguments)
+        except CallBlockedError:
+            raise  # a hook's veto fails the run, even for a call made inside a tool
         except Exception as exc:
             error = describe_error(exc)
             await emit(source, ToolExecutionErrorEvent(**labels, error=error))

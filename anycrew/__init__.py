@@ -16,18 +16,56 @@ General layout (imports point one way, from the top of this list to the bottom):
 Code written for CrewAI runs after changing the import prefix ``crewai`` to ``anycrew``.
 """
 
-from .agent import Agent as Agent
-from .crew import Crew as Crew
-from .crews.crew_output import CrewOutput as CrewOutput
-from .flow import Flow as Flow
-from .llm import LLM as LLM
-from .llms.base_llm import BaseLLM as BaseLLM
-from .process import Process as Process
-from .runtime import checkpoint as checkpoint
-from .task import Task as Task
-from .tasks.output_format import OutputFormat as OutputFormat
-from .tasks.task_output import TaskOutput as TaskOutput
-from .types.usage_metrics import UsageMetrics as UsageMetrics
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .agent import Agent as Agent
+    from .crew import Crew as Crew
+    from .crews.crew_output import CrewOutput as CrewOutput
+    from .flow import Flow as Flow
+    from .llm import LLM as LLM
+    from .llms.base_llm import BaseLLM as BaseLLM
+    from .process import Process as Process
+    from .runtime import checkpoint as checkpoint
+    from .task import Task as Task
+    from .tasks.output_format import OutputFormat as OutputFormat
+    from .tasks.task_output import TaskOutput as TaskOutput
+    from .types.usage_metrics import UsageMetrics as UsageMetrics
+
+# The public names load on first use (PEP 562), so ``import anycrew`` costs no
+# pydantic and no anyio until a name is touched; ``from anycrew import Agent`` loads
+# what Agent needs, and ``Flow`` alone loads the flow engine.
+_HOMES = {
+    "LLM": ".llm",
+    "Agent": ".agent",
+    "BaseLLM": ".llms.base_llm",
+    "Crew": ".crew",
+    "CrewOutput": ".crews.crew_output",
+    "Flow": ".flow",
+    "OutputFormat": ".tasks.output_format",
+    "Process": ".process",
+    "Task": ".task",
+    "TaskOutput": ".tasks.task_output",
+    "UsageMetrics": ".types.usage_metrics",
+    "checkpoint": ".runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'anycrew' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __version__ = "0.1.0.dev0"
 

@@ -20,8 +20,6 @@ from .agent import Agent, AgentPersona
 from .errors import ConfigurationError
 from .llms.base_llm import BaseLLM
 from .process import Process
-from .tools.agent_tools import AgentTools
-from .tools.agent_tools.base_agent_tools import check_distinct_roles
 from .tools.base_tool import BaseTool
 
 if TYPE_CHECKING:
@@ -57,7 +55,7 @@ def check_crew(crew: Crew) -> Agent | None:
     """
     if crew.process != Process.hierarchical:
         if any(agent.allow_delegation for agent in _task_agents(crew)):
-            check_distinct_roles((agent.role for agent in crew.agents), "crew")
+            _check_distinct_roles(crew)
         return None
     manager = _check_manager(crew)
     for position, task in enumerate(crew.tasks):
@@ -72,8 +70,15 @@ def check_crew(crew: Crew) -> Agent | None:
                 f"task {position} ({task.display_name!r}) has no agent and the crew has no "
                 "agents for the manager to delegate to: pass agents=[...] to the Crew"
             )
-    check_distinct_roles((agent.role for agent in crew.agents), "crew")
+    _check_distinct_roles(crew)
     return manager
+
+
+def _check_distinct_roles(crew: Crew) -> None:
+    # The delegation tools load only for crews that delegate: most crews never do.
+    from .tools.agent_tools.base_agent_tools import check_distinct_roles
+
+    check_distinct_roles((agent.role for agent in crew.agents), "crew")
 
 
 def _check_manager(crew: Crew) -> Agent:
@@ -129,5 +134,7 @@ def task_tools(
         InvalidInputError: if a coworker's persona misses an input.
         ConfigurationError: if two coworkers' roles are the same once filled in.
     """
+    from .tools.agent_tools import AgentTools
+
     personas = {coworker.id: persona_of(coworker) for coworker in coworkers}
     return (*agent.tools, *AgentTools(coworkers, personas=personas).tools())

@@ -65,6 +65,28 @@ def test_import_stays_light() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_names_load_on_first_use() -> None:
+    # `import anycrew` alone loads neither pydantic nor anyio; a name loads what it
+    # needs, and a crew's events do not build the flow events' classes.
+    code = (
+        "import sys, anycrew; "
+        "before = [m for m in ('pydantic', 'anyio', 'anycrew.agent') if m in sys.modules]; "
+        "from anycrew import Agent, Crew, Task; "
+        "import anycrew.events; anycrew.events.event_bus; "
+        "after = [m for m in ('anycrew.agent', 'anycrew.crew', 'anycrew.events.flow_events') "
+        "if m in sys.modules]; "
+        "print(before, after, 'Flow' in dir(anycrew))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[] ['anycrew.agent', 'anycrew.crew'] True"
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        anycrew.Nope  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"anycrew\.events' has no attribute 'Nope'"):
+        anycrew.events.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
 def test_secrets_free_reprs() -> None:
     llm = anycrew.LLM(model="sim", latency=0.5)
     assert repr(llm) == "LLM(model='sim', stream=False)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .task_output import TaskOutput
 
@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 class LLMGuardrailResult(BaseModel):
     """The verdict an LLM guardrail asks its model for."""
+
+    # Built on first use, not at import: building a model's validator the first
+    # time loads pydantic's plugin machinery (about 70 ms of `import anycrew`).
+    model_config = ConfigDict(defer_build=True)
 
     valid: bool = Field(description="whether the task result meets the requirement")
     feedback: str | None = Field(

@@ -25,22 +25,12 @@ from typing import Any
 
 import anyio
 
-from anycrew.flow import Flow, listen, persist, start
+from anycrew.bench.overhead import three_method_flow
+from anycrew.flow import Flow, persist
 from anycrew.flow.persistence import SQLiteFlowPersistence
 
-
-class Three(Flow[dict]):  # type: ignore[type-arg]
-    @start()
-    async def one(self) -> int:
-        return 1
-
-    @listen(one)
-    async def two(self, value: int) -> int:
-        return value + 1
-
-    @listen(two)
-    async def three(self, value: int) -> int:
-        return value + 1
+#: The flow `anycrew bench overhead` times too: three chained async methods.
+Three = three_method_flow()
 
 
 def persisted(store: SQLiteFlowPersistence) -> type[Flow[Any]]:

@@ -58,6 +58,7 @@ def test_bench_all_scenarios_all_backends(tmp_path: Path) -> None:
     for backend in backends:
         assert by_key[backend, "overhead", "1x1 events per kickoff"] == 8
         assert by_key[backend, "overhead", "3x3 events per kickoff"] == 20
+        assert by_key[backend, "overhead", "flow 3 methods median"] > 0
         assert by_key[backend, "events", "events per run"] == 208
         assert by_key[backend, "fanout", "n=10 wall"] > 0
         for entry in ("akickoff x20", "kickoff_async x5"):

@@ -4,7 +4,9 @@ For ``1x1`` (1 agent, 1 task) and ``3x3`` (3 agents, 3 tasks, sequential): the
 median and nearest-rank p99 wall time of ``await crew.akickoff(...)`` on the
 simulator at latency 0, so the time is anycrew's own work; the events one kickoff
 emits (counted in a separate, untimed kickoff); and the ratio of the median to a
-bare anyio task-group round trip on the same backend.
+bare anyio task-group round trip on the same backend. And the same two figures for
+``await flow.akickoff()`` of a three-method flow (a start and two chained async
+listeners doing no work).
 """
 
 from __future__ import annotations
@@ -25,6 +27,38 @@ async def baseline_round_trip() -> None:
     """One bare anyio task-group round trip: the unit of the ratio."""
     async with anyio.create_task_group() as tg:
         tg.start_soon(anyio.sleep, 0)
+
+
+def three_method_flow() -> type[Any]:
+    """A flow of three async methods, each passing on one more than it got."""
+    from ..flow import Flow, listen, start  # the flow engine loads only when measured
+
+    class ThreeMethods(Flow[dict]):  # type: ignore[type-arg]
+        @start()
+        async def one(self) -> int:
+            return 1
+
+        @listen(one)
+        async def two(self, value: int) -> int:
+            return value + 1
+
+        @listen(two)
+        async def three(self, value: int) -> int:
+            return value + 1
+
+    return ThreeMethods
+
+
+async def measure_flow(repeat: int, warmup: int) -> tuple[float, float]:
+    """Median and p99 microseconds of one three-method flow kickoff."""
+    flow_cls = three_method_flow()
+
+    async def kickoff() -> None:
+        if await flow_cls().akickoff() != 3:
+            raise RuntimeError("overhead: the three-method flow did not return 3")
+
+    samples = await time_calls(kickoff, repeat, warmup)
+    return median_us(samples), p99_us(samples)
 
 
 async def count_events(crew: Crew) -> int:
@@ -82,4 +116,9 @@ async def run(settings: Settings) -> list[Figure]:
             ),
             Figure("overhead", f"{size} events per kickoff", row["events_per_kickoff"], "events"),
         ]
+    flow_median, flow_p99 = await measure_flow(settings.repeat, settings.warmup)
+    figures += [
+        Figure("overhead", "flow 3 methods median", flow_median, "us"),
+        Figure("overhead", "flow 3 methods p99", flow_p99, "us"),
+    ]
     return figures

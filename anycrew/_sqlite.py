@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -220,3 +221,28 @@ class ConnectionPool:
             conn.close()
             raise
         return conn
+
+
+def open_store_pool(
+    owner: object,
+    db_path: str | os.PathLike[str] | None,
+    default: Callable[[], Path],
+    schema: Sequence[str],
+    upgrade: Callable[[sqlite3.Connection], None] | None = None,
+) -> ConnectionPool:
+    """The connection pool of the store *owner* on *db_path* (else ``default()``).
+
+    The pool closes when *owner* goes away.
+
+    Raises:
+        ValueError: *db_path* is ``":memory:"`` (every pooled connection would see a
+            database of its own).
+    """
+    if db_path is not None and os.fspath(db_path) == ":memory:":
+        raise ValueError(
+            f"{type(owner).__name__} needs a file, not ':memory:': pass a path "
+            "(a temporary file in tests)"
+        )
+    pool = ConnectionPool(Path(db_path) if db_path is not None else default(), schema, upgrade)
+    weakref.finalize(owner, pool.close)
+    return pool

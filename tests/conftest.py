@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -119,3 +119,28 @@ def settle_threads(before: int, within: float = 1.0) -> int:
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.005)
     return threading.active_count()
+
+
+#: How a test awaits a crew's kickoff: ``await entry(crew, inputs)``.
+Entry = Callable[[Crew, Any], Awaitable[Any]]
+
+
+async def via_akickoff(crew: Crew, inputs: Any) -> Any:
+    return await crew.akickoff(inputs)
+
+
+async def via_kickoff(crew: Crew, inputs: Any) -> Any:
+    # The sync entry, from a worker thread (it drives a private loop of its own).
+    return await anyio.to_thread.run_sync(crew.kickoff, inputs)
+
+
+async def via_kickoff_async(crew: Crew, inputs: Any) -> Any:
+    return await crew.kickoff_async(inputs)
+
+
+#: The three entry points, by name, for parity tests.
+ENTRIES: dict[str, Entry] = {
+    "akickoff": via_akickoff,
+    "kickoff": via_kickoff,
+    "kickoff_async": via_kickoff_async,
+}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -25,28 +25,8 @@ from anycrew.events import (
 )
 from anycrew.tools import tool
 
-from .conftest import Recorder, make_crew
+from .conftest import ENTRIES, Recorder, make_crew
 
-Entry = Callable[[Crew, Any], Awaitable[Any]]
-
-
-async def via_akickoff(crew: Crew, inputs: Any) -> Any:
-    return await crew.akickoff(inputs)
-
-
-async def via_kickoff_in_thread(crew: Crew, inputs: Any) -> Any:
-    return await anyio.to_thread.run_sync(crew.kickoff, inputs)
-
-
-async def via_kickoff_async(crew: Crew, inputs: Any) -> Any:
-    return await crew.kickoff_async(inputs)
-
-
-ENTRIES = {
-    "akickoff": via_akickoff,
-    "kickoff": via_kickoff_in_thread,
-    "kickoff_async": via_kickoff_async,
-}
 entries = pytest.mark.parametrize("entry", list(ENTRIES))
 kinds = pytest.mark.parametrize("kind", ["sync", "async"])
 

@@ -6,7 +6,7 @@ import importlib
 import pickle
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -44,31 +44,10 @@ from anycrew.hooks import (
 )
 from anycrew.tools import tool
 
-from .conftest import Recorder, settle_threads, warm_thread_pools
+from .conftest import ENTRIES, Entry, Recorder, settle_threads, warm_thread_pools
 
 pytestmark = pytest.mark.anyio
 
-Entry = Callable[[Crew, Any], Awaitable[Any]]
-
-
-async def via_akickoff(crew: Crew, inputs: Any) -> Any:
-    return await crew.akickoff(inputs)
-
-
-async def via_kickoff(crew: Crew, inputs: Any) -> Any:
-    # The sync entry, from a worker thread (it drives a private loop of its own).
-    return await anyio.to_thread.run_sync(crew.kickoff, inputs)
-
-
-async def via_kickoff_async(crew: Crew, inputs: Any) -> Any:
-    return await crew.kickoff_async(inputs)
-
-
-ENTRIES: dict[str, Entry] = {
-    "akickoff": via_akickoff,
-    "kickoff": via_kickoff,
-    "kickoff_async": via_kickoff_async,
-}
 entries = pytest.mark.parametrize("entry", ENTRIES.values(), ids=ENTRIES.keys())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -12,30 +12,9 @@ import pytest
 from anycrew import LLM, Crew, CrewOutput
 from anycrew.errors import InvalidInputError
 
-from .conftest import Recorder, make_crew
+from .conftest import ENTRIES, Recorder, make_crew
 
 pytestmark = pytest.mark.anyio
-
-Entry = Callable[[Crew, Any], Awaitable[Any]]
-
-
-async def via_akickoff(crew: Crew, inputs: Any) -> CrewOutput:
-    return await crew.akickoff(inputs)
-
-
-async def via_kickoff_in_thread(crew: Crew, inputs: Any) -> CrewOutput:
-    return await anyio.to_thread.run_sync(crew.kickoff, inputs)
-
-
-async def via_kickoff_async(crew: Crew, inputs: Any) -> CrewOutput:
-    return await crew.kickoff_async(inputs)
-
-
-ENTRIES = {
-    "akickoff": via_akickoff,
-    "kickoff": via_kickoff_in_thread,
-    "kickoff_async": via_kickoff_async,
-}
 
 
 def _shape(recorder: Recorder) -> list[tuple[str, int | None, str | None]]:

@@ -6,8 +6,9 @@ classes. See :mod:`anycrew.events.bus` for the delivery guarantees.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .agent_events import AgentExecutionCancelledEvent as AgentExecutionCancelledEvent
@@ -122,22 +123,11 @@ _HOMES = {
     "ToolUsageStartedEvent": ".tool_events",
     "ToolValidateInputErrorEvent": ".tool_events",
     "event_bus": ".bus",
-    "crewai_event_bus": ".bus",
+    "crewai_event_bus": ".bus:event_bus",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'anycrew.events' has no attribute {name!r}")
-    module = importlib.import_module(home, __name__)
-    value = module.event_bus if name == "crewai_event_bus" else getattr(module, name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
 
 
 __all__ = [

@@ -10,7 +10,6 @@ only when a call runs.
 from __future__ import annotations
 
 import os
-import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -20,7 +19,7 @@ from pydantic import BaseModel
 
 from ..._sqlite import BUSY_TIMEOUT as BUSY_TIMEOUT
 from ..._sqlite import MAX_ATTEMPTS as MAX_ATTEMPTS
-from ..._sqlite import ConnectionPool, call_in_thread, thread_limiter
+from ..._sqlite import call_in_thread, open_store_pool, thread_limiter
 from .base import (
     FlowPersistence,
     PersistenceError,
@@ -94,14 +93,8 @@ class SQLiteFlowPersistence(FlowPersistence):
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None) -> None:
-        if db_path is not None and os.fspath(db_path) == ":memory:":
-            raise ValueError(
-                "SQLiteFlowPersistence needs a file, not ':memory:': pass a path "
-                "(a temporary file in tests)"
-            )
-        self._path = Path(db_path) if db_path is not None else default_db_path()
-        self._pool = ConnectionPool(self._path, _SCHEMA, upgrade=_add_columns)
-        weakref.finalize(self, self._pool.close)
+        self._pool = open_store_pool(self, db_path, default_db_path, _SCHEMA, _add_columns)
+        self._path = self._pool.path
 
     @property
     def db_path(self) -> Path:

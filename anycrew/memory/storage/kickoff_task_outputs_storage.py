@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from ..._sqlite import ConnectionPool, call_in_thread, run_in_thread, thread_limiter
+from ..._sqlite import call_in_thread, open_store_pool, run_in_thread, thread_limiter
 from ...errors import TaskOutputStorageError
 from ...flow.persistence.base import storage_dir
 
@@ -198,14 +197,8 @@ class KickoffTaskOutputsSQLiteStorage:
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None) -> None:
-        if db_path is not None and os.fspath(db_path) == ":memory:":
-            raise ValueError(
-                "KickoffTaskOutputsSQLiteStorage needs a file, not ':memory:': pass a path "
-                "(a temporary file in tests)"
-            )
-        self._path = Path(db_path) if db_path is not None else default_db_path()
-        self._pool = ConnectionPool(self._path, _SCHEMA)
-        weakref.finalize(self, self._pool.close)
+        self._pool = open_store_pool(self, db_path, default_db_path, _SCHEMA)
+        self._path = self._pool.path
         # Group commit: kickoffs queue here, and whichever worker thread flushes
         # writes everything queued in one transaction; a kickoff whose record went
         # out in another's batch finds it done.

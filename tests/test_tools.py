@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 import anycrew
 from anycrew import LLM, Agent, Crew, Task
@@ -295,3 +295,29 @@ async def test_cancelling_during_a_sync_tool(entry: str, recorder: Recorder) -> 
     assert recorder.types[-1] == "crew_kickoff_cancelled"
     assert len(recorder.of(LLMCallStartedEvent)) == 1
     assert threading.active_count() <= threads_before
+
+
+def test_a_tools_parameters_schema_is_built_once_and_handed_out_as_copies() -> None:
+    built: list[str] = []
+
+    class Args(BaseModel):
+        city: str
+
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            built.append(cls.__name__)
+            return super().model_json_schema(*args, **kwargs)
+
+    class Weather(BaseTool):
+        name: str = "weather"
+        description: str = "The weather in a city."
+        args_schema: type[BaseModel] = Args
+
+        def _run(self, city: str) -> str:
+            return f"sunny in {city}"
+
+    first = Weather().function_schema()
+    first["function"]["parameters"]["properties"]["city"]["type"] = "changed"
+    second = Weather().function_schema()
+    assert second["function"]["parameters"]["properties"]["city"]["type"] == "string"
+    assert built == ["Args"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, overload
@@ -33,6 +35,20 @@ def _schema_from(func: Callable[..., Any], model_name: str) -> type[BaseModel]:
 def function_name(name: str) -> str:
     """*name* as a function-calling identifier: lowercase letters, digits and ``_``."""
     return re.sub(r"[^a-z0-9_-]+", "_", name.strip().lower()).strip("_") or "tool"
+
+
+# The JSON text of each args_schema's schema; weak keys, so a tool class made on the
+# fly (say, @tool inside a function) goes away with its tools.
+_SCHEMAS: weakref.WeakKeyDictionary[type[BaseModel], str] = weakref.WeakKeyDictionary()
+
+
+def parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """*model*'s JSON schema, built once per class; a fresh copy on every call."""
+    text = _SCHEMAS.get(model)
+    if text is None:
+        text = _SCHEMAS[model] = json.dumps(model.model_json_schema())
+    parameters: dict[str, Any] = json.loads(text)
+    return parameters
 
 
 class BaseTool(BaseModel):
@@ -97,14 +113,19 @@ class BaseTool(BaseModel):
         raise NotImplementedError
 
     def function_schema(self) -> dict[str, Any]:
-        """The tool as an OpenAI-style function schema."""
+        """The tool as an OpenAI-style function schema.
+
+        The parameters' JSON schema is built once per ``args_schema`` class (pydantic
+        takes a millisecond or two, and every step of an agent sends its tools'
+        schemas); each call returns a fresh copy, free to change.
+        """
         assert self.args_schema is not None
         return {
             "type": "function",
             "function": {
                 "name": self.function_name,
                 "description": self.description,
-                "parameters": self.args_schema.model_json_schema(),
+                "parameters": parameters_schema(self.args_schema),
             },
         }
 

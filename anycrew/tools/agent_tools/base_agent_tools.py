@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from ... import runtime
 from ..._verbose import clip
@@ -56,18 +54,6 @@ def _never(_arguments: dict[str, Any], _result: Any) -> bool:
     return False
 
 
-@functools.cache
-def _parameters_json(model: type[BaseModel]) -> str:
-    return json.dumps(model.model_json_schema())
-
-
-def _parameters(model: type[BaseModel]) -> dict[str, Any]:
-    # pydantic builds a JSON schema in milliseconds, and a manager's every step sends
-    # the delegation tools' schemas; a fresh copy keeps callers free to change it.
-    parameters: dict[str, Any] = json.loads(_parameters_json(model))
-    return parameters
-
-
 class BaseAgentTool(BaseTool):
     """Base of the tools that hand a request to a coworker (another agent of the crew).
 
@@ -106,18 +92,6 @@ class BaseAgentTool(BaseTool):
 
     def _describe(self, roles: list[str]) -> str:
         return f"Hand a request to one of these coworkers: {', '.join(roles)}."
-
-    def function_schema(self) -> dict[str, Any]:
-        """The tool as an OpenAI-style function schema (its parameters built once per class)."""
-        assert self.args_schema is not None
-        return {
-            "type": "function",
-            "function": {
-                "name": self.function_name,
-                "description": self.description,
-                "parameters": _parameters(self.args_schema),
-            },
-        }
 
     def use_personas(self, personas: Mapping[uuid.UUID, AgentPersona]) -> None:
         """Give the coworkers these personas (a kickoff's, with its inputs filled in).

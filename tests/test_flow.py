@@ -377,3 +377,51 @@ async def test_a_flow_built_in_async_code_with_async_handlers(recorder: Recorder
     await flow.akickoff()
     assert seen.count("flow_created") == 1
     assert seen.count("flow_started") == 2
+
+
+@pytest.mark.parametrize("entry", ["akickoff", "kickoff_async"])
+async def test_a_sync_method_kicking_off_after_the_cancel_starts_nothing(entry: str) -> None:
+    # The flow is cancelled while its sync method is busy; the crew the method then
+    # kicks off must not run (on asyncio a watcher started in a cancelled scope is
+    # never cancelled, so the relay checks before starting the nested run).
+    busy = threading.Event()
+    go = threading.Event()
+    calls: list[str] = []
+
+    def respond(messages: list[dict[str, Any]]) -> str:
+        calls.append("inner")
+        return "Final Answer: inner done"
+
+    inner = make_crew(1, llm=LLM(model="sim", responder=respond))
+    outcome: list[str] = []
+
+    class Outer(Flow[dict]):  # type: ignore[type-arg]
+        @start()
+        def step(self) -> str:
+            busy.set()
+            go.wait(10)
+            try:
+                inner.kickoff({"topic": "t"})
+            except BaseException as exc:
+                outcome.append(type(exc).__name__)
+                raise
+            outcome.append("returned")
+            return "x"
+
+    scope = anyio.CancelScope()
+
+    async def kickoff() -> None:
+        with scope:
+            await getattr(Outer(), entry)()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(kickoff)
+        assert await anyio.to_thread.run_sync(busy.wait, 10)
+        scope.cancel()
+        await anyio.wait_all_tasks_blocked()
+        go.set()
+
+    assert scope.cancelled_caught
+    assert calls == []
+    assert len(outcome) == 1
+    assert outcome[0] != "returned"

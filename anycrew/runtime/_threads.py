@@ -258,6 +258,11 @@ def run_blocking(
         # Sync code of a run (a tool, a callback, a flow method) kicking off a crew:
         # it runs on the run's own loop as a child of the run, its events nest in the
         # run's, and the relay cancels it when the sync code's caller is cancelled.
+        # The watcher first, then the check: a cancel before the watcher exists is
+        # seen here, any later one reaches the watcher (a task started in a scope
+        # that is already cancelled is not cancelled on asyncio).
+        anyio.from_thread.run_sync(relay.watch, token=run.token)
+        anyio.from_thread.check_cancelled()
         outcome = anyio.from_thread.run(_relayed, relay, async_fn, args, token=run.token)
         if isinstance(outcome, _Cancelled):
             anyio.from_thread.check_cancelled()  # raises the host's own cancellation
@@ -316,7 +321,6 @@ _relay: ContextVar[_Relay | None] = ContextVar("anycrew_relay", default=None)
 async def _relayed(
     relay: _Relay, async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
 ) -> T | _Cancelled:
-    relay.watch()
     with anyio.CancelScope() as scope:
         if relay.cancelled:
             scope.cancel()

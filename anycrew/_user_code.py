@@ -13,6 +13,8 @@ async def call_user(callback: Any, *args: Any) -> Any:
     if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
         getattr(callback, "__call__", None)  # noqa: B004
     ):
+        # A coroutine that never awaits would otherwise run in a cancelled run.
+        await runtime.checkpoint_if_cancelled()
         return await callback(*args)
     result = await runtime.run_sync_in_run(callback, *args)
     if inspect.isawaitable(result):

@@ -256,3 +256,38 @@ async def test_kickoff_async_starts_no_call_while_the_cancel_is_on_its_way(
     assert len(started) == 1
     assert len(recorder.of(LLMCallStartedEvent)) == 1
     assert len(recorder.of(CrewKickoffCancelledEvent)) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("entry", ["akickoff", "kickoff_async"])
+async def test_a_cancel_during_a_sync_callback_is_not_lost(entry: str, recorder: Recorder) -> None:
+    # The caller is cancelled while a sync task callback runs in its thread; once it
+    # returns, the run must stop there (no completion events, the cancellation ones
+    # instead), even though nothing after it would otherwise checkpoint.
+    busy = threading.Event()
+    go = threading.Event()
+
+    def callback(output: Any) -> None:
+        busy.set()
+        go.wait(10)
+
+    crew = make_crew(1, llm=LLM(model="sim"))
+    crew.tasks[0].callback = callback
+    scope = anyio.CancelScope()
+
+    async def kickoff() -> None:
+        with scope:
+            await getattr(crew, entry)({"topic": "t"})
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(kickoff)
+        assert await anyio.to_thread.run_sync(busy.wait, 10)
+        scope.cancel()
+        await anyio.wait_all_tasks_blocked()
+        go.set()
+
+    assert scope.cancelled_caught
+    types = [event.type for event in recorder.events]
+    assert "task_completed" not in types
+    assert "crew_kickoff_completed" not in types
+    assert types[-2:] == ["task_cancelled", "crew_kickoff_cancelled"]

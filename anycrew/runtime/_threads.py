@@ -353,6 +353,10 @@ async def run_sync_in_run(func: Callable[..., T], *args: Any) -> T:
             relay.done = True
             _relay.reset(token)
             tg.cancel_scope.cancel()
+    # The thread's wait is shielded: a cancel that came meanwhile is raised here, so
+    # the run does not carry on as if nothing happened (there may be no checkpoint
+    # before the run's end).
+    await checkpoint_if_cancelled()
     return result.unwrap()
 
 

@@ -32,6 +32,7 @@ from typing import IO, TypeAlias
 
 import anyio.from_thread
 
+from . import runtime
 from .tasks.task_output import TaskOutput
 
 __all__ = [
@@ -129,6 +130,9 @@ _global_provider: HumanInputProvider | None = None
 _provider: ContextVar[HumanInputProvider | None] = ContextVar(
     "anycrew_human_input_provider", default=None
 )
+# Stream sessions and kickoff() from a thread running a loop run on loops of their
+# own: use_provider() reaches them too.
+runtime.carry_into_helper_threads(_provider)
 
 
 def set_provider(provider: HumanInputProvider | None) -> None:

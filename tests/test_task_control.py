@@ -521,3 +521,14 @@ def test_the_example_runs_and_prints_what_it_promises() -> None:
         "Tides rise and fall twice a day, pulled by the Moon and Sun.",
         "''",
     ]
+
+
+def test_use_provider_reaches_stream_sessions() -> None:
+    # Sessions run on loops of their own, in helper threads: the provider set around
+    # them must still be the one asked (not the console).
+    reviewer = Reviewer("tone it down", "")
+    with use_provider(reviewer), reviewed_crew().stream_events() as session:
+        frames = list(session.events)
+    assert frames
+    assert session.result.raw == "revised: tone it down"
+    assert len(reviewer.requests) == 2

@@ -51,10 +51,18 @@ def test_guard_refuses_a_non_loopback_connect_before_sending(guard: LoopbackGuar
         pytest.raises(NetworkRefused),
     ):
         udp.sendto(b"x", ("192.0.2.1", 53))
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+        pytest.raises(NetworkRefused),
+    ):
+        udp.sendmsg([b"x"], [], 0, ("192.0.2.1", 53))
     with pytest.raises(NetworkRefused, match=r"name lookup of example\.com"):
         socket.getaddrinfo("example.com", 443)
+    for lookup in (socket.gethostbyname, socket.gethostbyname_ex, socket.gethostbyaddr):
+        with pytest.raises(NetworkRefused):
+            lookup("example.com")
     assert isinstance(NetworkRefused("x"), OSError)  # libraries treat it as a network error
-    assert guard.refused == 4
+    assert guard.refused == 8
     assert guard.targets[0] == "connect to 192.0.2.1:80"
 
 
@@ -70,11 +78,22 @@ def test_guard_lets_loopback_through(guard: LoopbackGuard) -> None:
 
 
 def test_guard_uninstalls() -> None:
-    original = socket.socket.connect, socket.getaddrinfo
+    original = (
+        socket.socket.connect,
+        socket.socket.sendmsg,
+        socket.getaddrinfo,
+        socket.gethostbyname,
+    )
     guard = LoopbackGuard()
     with guard.installed():
         assert socket.socket.connect is not original[0]
-    assert (socket.socket.connect, socket.getaddrinfo) == original
+        assert socket.gethostbyname is not original[3]
+    assert (
+        socket.socket.connect,
+        socket.socket.sendmsg,
+        socket.getaddrinfo,
+        socket.gethostbyname,
+    ) == original
 
 
 def test_harness_arguments() -> None:

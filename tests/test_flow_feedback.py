@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -341,6 +342,13 @@ async def test_a_pause_returns_the_pending_object_and_saves_everything(
     assert context.llm == "sim"
     assert flow.pending_feedback is not None
     assert flow.pending_feedback.method_name == "review"
+    # What kickoff returns crosses process boundaries (pools, task queues).
+    copy = pickle.loads(pickle.dumps(result))
+    assert (copy.context.flow_id, copy.callback_info, str(copy)) == (
+        context.flow_id,
+        result.callback_info,
+        str(result),
+    )
 
     assert started(recorder) == ["draft", "review"]
     (paused_method,) = recorder.of(MethodExecutionPausedEvent)

@@ -116,44 +116,63 @@ class LoopbackGuard:
         if self._saved:
             return
         guard = self
-        connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
-        sendto, getaddrinfo = socket.socket.sendto, socket.getaddrinfo
-        self._saved = {
-            "connect": connect,
-            "connect_ex": connect_ex,
-            "sendto": sendto,
-            "getaddrinfo": getaddrinfo,
+        saved: dict[str, Any] = {
+            "connect": socket.socket.connect,
+            "connect_ex": socket.socket.connect_ex,
+            "sendto": socket.socket.sendto,
+            "sendmsg": socket.socket.sendmsg,
+            "getaddrinfo": socket.getaddrinfo,
+            "gethostbyname": socket.gethostbyname,
+            "gethostbyname_ex": socket.gethostbyname_ex,
+            "gethostbyaddr": socket.gethostbyaddr,
         }
+        self._saved = saved
 
         def guarded_connect(sock: socket.socket, address: Any) -> None:
             guard.check_address(sock.family, address)
-            connect(sock, address)
+            saved["connect"](sock, address)
 
         def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
             guard.check_address(sock.family, address)
-            return connect_ex(sock, address)
+            result: int = saved["connect_ex"](sock, address)
+            return result
 
         def guarded_sendto(sock: socket.socket, data: Any, *args: Any) -> int:
             guard.check_address(sock.family, args[-1])
-            return sendto(sock, data, *args)
+            sent: int = saved["sendto"](sock, data, *args)
+            return sent
 
-        def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-            guard.check_host(host)
-            return getaddrinfo(host, *args, **kwargs)
+        def guarded_sendmsg(sock: socket.socket, *args: Any) -> int:
+            # sendmsg(buffers[, ancdata[, flags[, address]]]): the fourth names a peer.
+            if len(args) >= 4 and args[3] is not None:
+                guard.check_address(sock.family, args[3])
+            sent: int = saved["sendmsg"](sock, *args)
+            return sent
+
+        def lookup(name: str) -> Any:
+            def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+                guard.check_host(host)
+                return saved[name](host, *args, **kwargs)
+
+            return guarded
 
         socket.socket.connect = guarded_connect  # type: ignore[method-assign, assignment]
         socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign, assignment]
         socket.socket.sendto = guarded_sendto  # type: ignore[method-assign, assignment]
-        socket.getaddrinfo = guarded_getaddrinfo
+        socket.socket.sendmsg = guarded_sendmsg  # type: ignore[method-assign, assignment]
+        socket.getaddrinfo = lookup("getaddrinfo")
+        socket.gethostbyname = lookup("gethostbyname")
+        socket.gethostbyname_ex = lookup("gethostbyname_ex")
+        socket.gethostbyaddr = lookup("gethostbyaddr")
 
     def uninstall(self) -> None:
         """Put the original socket functions back."""
         if not self._saved:
             return
-        socket.socket.connect = self._saved["connect"]  # type: ignore[method-assign]
-        socket.socket.connect_ex = self._saved["connect_ex"]  # type: ignore[method-assign]
-        socket.socket.sendto = self._saved["sendto"]  # type: ignore[method-assign]
-        socket.getaddrinfo = self._saved["getaddrinfo"]
+        for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+            setattr(socket.socket, name, self._saved[name])
+        for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+            setattr(socket, name, self._saved[name])
         self._saved = {}
 
     @contextmanager

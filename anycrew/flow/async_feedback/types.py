@@ -141,6 +141,11 @@ class HumanFeedbackPending(Exception):
             f"{context.method_name!r}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # kickoff() returns this object: it must survive pickling (process pools,
+        # task queues), and its constructor does not take what ``args`` holds.
+        return (type(self), (self.context, self.callback_info, str(self)))
+
 
 @runtime_checkable
 class HumanFeedbackProvider(Protocol):

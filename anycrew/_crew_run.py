@@ -295,7 +295,7 @@ async def _execute_tasks(
         if isinstance(plan.task, ConditionalTask):
             previous = outputs[plan.index - 1]
             assert previous is not None
-            if not await _call_user(plan.task.condition, previous):
+            if not await _check_condition(plan, previous):
                 outputs[plan.index] = await _skip_task(plan, verbose)
                 return
         await _perform(plan, context, verbose, record)
@@ -358,6 +358,19 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
             say(f"task {task.display_name!r} finished: {clip(output.raw)}")
         await emit(task, TaskCompletedEvent(output=output, started_event_id=started.event_id))
     return output
+
+
+async def _check_condition(plan: TaskPlan, previous: TaskOutput) -> bool:
+    """Whether a ConditionalTask runs; a condition that raises fails the task."""
+    task = plan.task
+    assert isinstance(task, ConditionalTask)
+    try:
+        return bool(await _call_user(task.condition, previous))
+    except Exception as exc:
+        exc.add_note(f"raised by the condition of task {task.display_name!r}")
+        with step_context(task_id=str(task.id), task_name=task.display_name):
+            await emit(task, TaskFailedEvent(error=describe_error(exc)))
+        raise
 
 
 async def _skip_task(plan: TaskPlan, verbose: bool) -> TaskOutput:

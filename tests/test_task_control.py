@@ -21,6 +21,7 @@ from anycrew import LLM, Agent, Crew, CrewOutput, Task, TaskOutput
 from anycrew.events import (
     LLMCallStartedEvent,
     LLMGuardrailCompletedEvent,
+    TaskFailedEvent,
     TaskSkippedEvent,
     TaskStartedEvent,
 )
@@ -148,9 +149,12 @@ async def test_a_raising_condition_fails_the_crew(agent: Agent, recorder: Record
         task(agent, "first"),
         ConditionalTask(description="second", expected_output="x", agent=agent, condition=broken),
     ]
-    with pytest.raises(LookupError, match="no such rule"):
+    with pytest.raises(LookupError, match="no such rule") as raised:
         await Crew(agents=[agent], tasks=tasks).akickoff()
-    assert recorder.types[-1] == "crew_kickoff_failed"
+    assert raised.value.__notes__ == ["raised by the condition of task 'second'"]
+    assert recorder.types[-2:] == ["task_failed", "crew_kickoff_failed"]
+    (failed,) = recorder.of(TaskFailedEvent)
+    assert failed.task_name == "second"
 
 
 async def test_cancel_while_a_condition_is_pending(agent: Agent, recorder: Recorder) -> None:

@@ -147,8 +147,11 @@ class ToolBelt:
             # What the tool emits (a coworker it delegates to) nests under its start.
             with runtime.span(started.event_id):
                 result = await chosen.ainvoke(arguments)
-        except CallBlockedError:
-            raise  # a hook's veto fails the run, even for a call made inside a tool
+        except CallBlockedError as exc:
+            # A hook's veto fails the run, even for a call made inside a tool; the
+            # tool's span still closes.
+            await emit(source, ToolUsageErrorEvent(**labels, error=describe_error(exc)))
+            raise
         except Exception as exc:
             error = describe_error(exc)
             await emit(source, ToolExecutionErrorEvent(**labels, error=error))

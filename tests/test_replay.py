@@ -735,9 +735,15 @@ async def test_replay_and_crew_test_with_before_kickoff_callbacks(
     assert seen == [{}]
     assert result.raw == "answer #5 to Current Task: Step 3: study tides"
 
+    # New inputs go through the callbacks, as a kickoff's would.
+    await crew.areplay(task_id(crew, 1), inputs={"topic": "waves"})
+    assert seen == [{}, {"topic": "waves"}]
+    (replayed,) = await default_storage().latest(1)
+    assert replayed.inputs == {"topic": "tides"}
+
     # crew.test kicks off as kickoff does: the callbacks run for every run.
     scored = await crew.atest(2, scores_llm(7), {})
-    assert seen == [{}, {}, {}]
+    assert seen == [{}, {"topic": "waves"}, {}, {}]
     assert scored.scores == [[7.0, 7.0, 7.0], [7.0, 7.0, 7.0]]
     assert recorder.of(CrewTestStartedEvent)[0].inputs == {}
 

@@ -43,6 +43,7 @@ async def replay_crew(
 ) -> CrewOutput:
     """Re-run *crew* from the task *task_id* (see :meth:`Crew.replay`)."""
     from .._crew_run import plan_kickoff, run_crew
+    from .._kickoff_callbacks import before_kickoff, callback_inputs
     from ..memory.storage.kickoff_task_outputs_storage import default_storage
 
     key = check_task_id(task_id)
@@ -59,7 +60,14 @@ async def replay_crew(
     restored = {
         index: restore_output(source, index, crew.tasks[index], key) for index in range(start)
     }
-    replay_inputs = source.inputs if inputs is None else inputs
+    if inputs is None:
+        replay_inputs = source.inputs  # already what the before-kickoff callbacks made
+    elif crew.before_kickoff_callbacks:
+        # New inputs go through the callbacks, as a kickoff's would (they may fill in
+        # values the tasks need).
+        replay_inputs = await before_kickoff(crew, callback_inputs(inputs))
+    else:
+        replay_inputs = dict(inputs)
     checked, plans = plan_kickoff(crew, replay_inputs)
     record = KickoffRecord(crew, checked, plans, restored=restored, replay_of=source.run_id)
     return await run_crew(crew, replay_inputs, router, record=record)

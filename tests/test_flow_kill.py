@@ -444,3 +444,49 @@ async def test_an_older_backend_still_resumes_by_starting_over() -> None:
     assert await fixed.akickoff({"id": first.flow_id}) == "finished L"
     # Without saved progress the loaded state runs again from the start methods.
     assert fixed.state.runs == {"begin": 2, "route": 2, "go_left": 1, "finish": 1}
+
+
+class StallingStore(MemoryStore):
+    """Takes each snapshot when a save starts (as SQLite does) and stalls the first
+    save until a second one starts, or half a second: a backend whose first write is
+    slow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_started = anyio.Event()
+        self.second_started = anyio.Event()
+        self.saves = 0
+
+    async def save_progress(
+        self, flow_uuid: str, method_name: str, state: Any, progress: dict[str, Any]
+    ) -> None:
+        dumped = state.model_dump(mode="json") if isinstance(state, BaseModel) else dict(state)
+        snapshot = (flow_uuid, method_name, {**dumped, "done": list(dumped["done"])})
+        self.saves += 1
+        if self.saves == 1:
+            self.first_started.set()
+            with anyio.move_on_after(0.5):
+                await self.second_started.wait()
+        else:
+            self.second_started.set()
+        self.rows.append(snapshot)
+
+
+async def test_parallel_saves_land_in_the_order_their_snapshots_were_taken() -> None:
+    # Two start methods save concurrently; the second finishes while the first save
+    # is in flight. The latest row must hold both, or a resume would lose one.
+    store = StallingStore()
+
+    class Parallel(Flow[dict]):  # type: ignore[type-arg]
+        @start()
+        async def quick(self) -> None:
+            self.state.setdefault("done", []).append("quick")
+
+        @start()
+        async def slow(self) -> None:
+            await store.first_started.wait()
+            self.state.setdefault("done", []).append("slow")
+
+    flow = persist(store)(Parallel)()
+    await flow.akickoff({"done": []})
+    assert [state["done"] for _, _, state in store.rows] == [["quick"], ["quick", "slow"]]

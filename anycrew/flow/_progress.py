@@ -67,6 +67,9 @@ class FlowRun:
     pending_store: FlowPersistence | None = None
     #: Stores holding this run's progress; told when the run finishes.
     stores: list[FlowPersistence] = field(default_factory=list)
+    #: Held across each save: snapshots of parallel methods land in the order they
+    #: are taken, so the latest row is always the newest state.
+    save_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def progress(self) -> dict[str, Any]:
         """The run's progress as saved with each snapshot."""

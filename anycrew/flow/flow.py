@@ -622,7 +622,10 @@ class Flow(Generic[StateT]):
             flow_run.completed.append(completion_record(name, result, label, feedback))
         store = persist_store(self, name)
         if store is not None:
-            await store.save_progress(self.flow_id, name, self._state, flow_run.progress())
+            # The snapshot is taken under the lock, so a later row never holds an
+            # older state than an earlier one (parallel methods save concurrently).
+            async with flow_run.save_lock:
+                await store.save_progress(self.flow_id, name, self._state, flow_run.progress())
             flow_run.uses(store)
         fired = {name} | ({label} if label is not None else set())
         self._trigger(flow_run, fired, order, feedback or result, event_id)

@@ -11,9 +11,11 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import anyio
 import pytest
 
 from anycrew.__main__ import main
@@ -97,3 +99,20 @@ def test_bench_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert "bench" in capsys.readouterr().out
     assert main(["nonsense"]) == 2
     assert "unknown command 'nonsense'" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_the_cancel_scenario_counts_busy_threads_not_idle_pool_ones() -> None:
+    from anycrew.bench.cancel import busy_threads
+
+    await anyio.to_thread.run_sync(lambda: None)  # a pool thread, idle afterwards
+    before = busy_threads()
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)  # a thread still doing something
+    worker.start()
+    try:
+        assert busy_threads() == before + 1
+    finally:
+        release.set()
+        worker.join()
+    assert busy_threads() == before

@@ -14,17 +14,19 @@ the actual cancel would be miscounted as started after it.
 
 Figures: how late the cancel came (ms past 0.2 s; the loop was busy), calls in
 flight at the cancel, milliseconds from the cancel to the return, LLM calls
-started after the cancel (must be 0), threads left after a short settle (the
-thread pools are warmed first, so idle pool threads do not count) and, on asyncio,
-tasks left.
+started after the cancel (must be 0), threads left after a short settle (threads
+still running something: a thread idling in a worker pool, waiting for its next
+job, is not one) and, on asyncio, tasks left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from types import FrameType
 
 import anyio
 
@@ -40,6 +42,42 @@ LATENCY = 1.0
 TASKS = 2
 #: Seconds to wait after the return before counting threads and tasks.
 SETTLE = 0.2
+
+# Where an idle worker-pool thread waits for its next job: anyio's asyncio workers,
+# trio's thread cache and concurrent.futures' workers.
+_IDLE_WAITS = (
+    ("_asyncio.py", "run", "get"),
+    ("_thread_cache.py", "_work", None),
+    ("thread.py", "_worker", "get"),
+)
+
+
+def busy_threads() -> int:
+    """Threads other than the caller's that are running something (not idling in a pool)."""
+    me = threading.get_ident()
+    busy = 0
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        names: list[tuple[str, str]] = []
+        current: FrameType | None = frame
+        while current is not None and len(names) < 3:
+            names.append((current.f_code.co_filename, current.f_code.co_name))
+            current = current.f_back
+        if not any(_idle(names, wait) for wait in _IDLE_WAITS):
+            busy += 1
+    return busy
+
+
+def _idle(names: list[tuple[str, str]], wait: tuple[str, str, str | None]) -> bool:
+    filename, function, inner = wait
+    for depth, (file, name) in enumerate(names):
+        if file.endswith(filename) and name == function:
+            # The pool's loop itself, or directly inside its queue's get().
+            return depth == 0 or (inner is not None and names[depth - 1][1] in (inner, "wait"))
+    return False
+
+
 #: The most warm-up rounds before the measured run.
 WARMUPS = 5
 
@@ -98,7 +136,7 @@ async def measure(
             break
     calls = CallLog()
     crew = build_crew(1, TASKS, latency=LATENCY, responder=calls)
-    threads_before = threading.active_count()
+    threads_before = busy_threads()
     tasks_before = running_tasks()
     cancelled_at: list[float] = []
     started = time.perf_counter()
@@ -136,9 +174,7 @@ async def measure(
             sum(t > cancel_at for t in calls.starts),
             "calls",
         ),
-        Figure(
-            "cancel", f"{label} threads left", threading.active_count() - threads_before, "threads"
-        ),
+        Figure("cancel", f"{label} threads left", busy_threads() - threads_before, "threads"),
     ]
     if tasks_before is not None and tasks_after is not None:
         figures.append(Figure("cancel", f"{label} tasks left", tasks_after - tasks_before, "tasks"))

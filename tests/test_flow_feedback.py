@@ -785,3 +785,35 @@ async def test_cancelling_while_a_sync_provider_blocks(
     assert recorder.types[-2:] == ["method_execution_cancelled", "flow_cancelled"]
     assert recorder.of(LLMCallStartedEvent) == []
     assert provider.polls == polls
+
+
+async def test_a_resume_that_fails_later_can_be_retried(store: SQLiteFlowPersistence) -> None:
+    # The feedback reached its method, then a listener failed: the pending record
+    # stays until a resumed run finishes, so the feedback is not lost.
+    outage = {"on": True}
+
+    class Publishing(Flow[dict]):  # type: ignore[type-arg]
+        @start()
+        @human_feedback(message="Publish?", provider=Pausing())
+        def draft(self) -> str:
+            return "draft"
+
+        @listen(draft)
+        def publish(self, review: HumanFeedbackResult) -> str:
+            if outage["on"]:
+                raise RuntimeError("downstream outage")
+            return f"published with {review.feedback!r}"
+
+    paused = await Publishing(persistence=store).akickoff()
+    assert isinstance(paused, HumanFeedbackPending)
+    flow_id = paused.context.flow_id
+    first = await Publishing.afrom_pending(flow_id, persistence=store)
+    with pytest.raises(RuntimeError, match="downstream outage"):
+        await first.resume_async("ship it")
+    assert await store.load_pending_feedback(flow_id) is not None
+
+    outage["on"] = False
+    retry = await Publishing.afrom_pending(flow_id, persistence=store)
+    assert await retry.resume_async("ship it") == "published with 'ship it'"
+    assert await store.load_pending_feedback(flow_id) is None
+    assert retry.pending_feedback is None

@@ -65,6 +65,9 @@ class FlowRun:
     #: The paused method's context and the feedback it now gets, until delivered.
     feedback: tuple[PendingFeedbackContext, str] | None = None
     pending_store: FlowPersistence | None = None
+    #: The resumed feedback reached its method: the pending record goes once the run
+    #: finishes (kept until then, so a resume that fails later can be retried).
+    feedback_delivered: bool = False
     #: Stores holding this run's progress; told when the run finishes.
     stores: list[FlowPersistence] = field(default_factory=list)
     #: Held across each save: snapshots of parallel methods land in the order they

@@ -460,6 +460,11 @@ class Flow(Generic[StateT]):
             raise error from None
         for store in flow_run.stores:
             await store.mark_finished(self.flow_id, flow_run.progress())
+        if flow_run.feedback_delivered:
+            # Only now: a resume that failed after the feedback can be retried.
+            if flow_run.pending_store is not None:
+                await flow_run.pending_store.clear_pending_feedback(self.flow_id)
+            self._pending = None
         result = flow_run.last_output
         await emit(
             self,
@@ -583,10 +588,8 @@ class Flow(Generic[StateT]):
             self,
             MethodExecutionFinishedEvent(flow_name=self.name, method_name=name, result=result),
         )
+        flow_run.feedback_delivered = True
         await self._complete(flow_run, name, result, feedback, order, finished.event_id)
-        if flow_run.pending_store is not None:
-            await flow_run.pending_store.clear_pending_feedback(self.flow_id)
-        self._pending = None
 
     async def _replay(self, flow_run: FlowRun, record: dict[str, Any], order: int) -> None:
         """Count a call an earlier run completed as done, and trigger what it triggered."""

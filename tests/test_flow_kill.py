@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from anycrew.events import MethodExecutionStartedEvent
-from anycrew.flow import Flow, listen, persist, router, start
+from anycrew.flow import Flow, listen, or_, persist, router, start
 from anycrew.flow.persistence import FlowPersistence, PersistenceError, SQLiteFlowPersistence
 
 from .conftest import Recorder
@@ -35,7 +35,7 @@ import sys
 
 from pydantic import BaseModel, Field
 
-from anycrew.flow import Flow, listen, persist, router, start
+from anycrew.flow import Flow, listen, or_, persist, router, start
 from anycrew.flow.persistence import FlowPersistence, PersistenceError, SQLiteFlowPersistence
 
 block = False
@@ -490,3 +490,47 @@ async def test_parallel_saves_land_in_the_order_their_snapshots_were_taken() -> 
     flow = persist(store)(Parallel)()
     await flow.akickoff({"done": []})
     assert [state["done"] for _, _, state in store.rows] == [["quick"], ["quick", "slow"]]
+
+
+class OrJoin(BaseModel):
+    c_runs: int = 0
+    d_runs: int = 0
+
+
+async def test_a_resumed_or_listener_that_completed_does_not_run_again(tmp_path: Path) -> None:
+    # The replayed starts finish at once; the OR listener they both trigger must
+    # still count as one firing (it completed in the first run).
+    store = SQLiteFlowPersistence(tmp_path / "flows.db")
+    outage = {"on": True}
+
+    @persist(store)
+    class Joined(Flow[OrJoin]):
+        @start()
+        async def a(self) -> str:
+            return "a"
+
+        @start()
+        async def b(self) -> str:
+            return "b"
+
+        @listen(or_(a, b))
+        async def c(self) -> str:
+            self.state.c_runs += 1
+            return "c"
+
+        @listen(c)
+        async def d(self) -> str:
+            self.state.d_runs += 1
+            if outage["on"]:
+                raise RuntimeError("outage in d")
+            return "d"
+
+    first = Joined()
+    with pytest.raises(RuntimeError, match="outage in d"):
+        await first.akickoff()
+    assert first.state.c_runs == 1
+    outage["on"] = False
+    resumed = Joined()
+    assert await resumed.akickoff({"id": first.flow_id}) == "d"
+    # d failed before its save: the loaded state never counted that attempt.
+    assert (resumed.state.c_runs, resumed.state.d_runs) == (1, 1)

@@ -74,6 +74,12 @@ class FlowRun:
     #: are taken, so the latest row is always the newest state.
     save_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
+    def next_order(self) -> int:
+        """The place of a call in the run, given when it is spawned: calls spawned
+        together are all counted before any of them can finish (or be replayed)."""
+        self.started += 1
+        return self.started
+
     def progress(self) -> dict[str, Any]:
         """The run's progress as saved with each snapshot."""
         return {"run": self.run_id, "completed": list(self.completed), "finished": False}

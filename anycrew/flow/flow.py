@@ -425,7 +425,9 @@ class Flow(Generic[StateT]):
                     if resume is not None:
                         flow_run.resume_from(resume)
                     for name in type(self)._starts:
-                        tg.start_soon(self._execute, flow_run, name, None, None)
+                        tg.start_soon(
+                            self._execute, flow_run, name, None, None, flow_run.next_order()
+                        )
         except anyio.get_cancelled_exc_class():
             await emit_shielded(
                 self, FlowCancelledEvent(flow_name=self.name, started_event_id=started.event_id)
@@ -495,7 +497,7 @@ class Flow(Generic[StateT]):
         return pending
 
     async def _execute(
-        self, flow_run: FlowRun, name: str, argument: Any, triggered_by: str | None
+        self, flow_run: FlowRun, name: str, argument: Any, triggered_by: str | None, order: int
     ) -> None:
         flow_run.calls[name] += 1
         if flow_run.calls[name] > self.max_method_calls:
@@ -504,8 +506,6 @@ class Flow(Generic[StateT]):
                 f"{self.max_method_calls} times in one kickoff; check the cycle that leads "
                 "back to it, or raise max_method_calls"
             )
-        flow_run.started += 1
-        order = flow_run.started
         replayed = flow_run.replay.get(name)
         if replayed:  # completed by the run this one resumes: reuse its record
             await self._replay(flow_run, replayed.popleft(), order)
@@ -647,7 +647,7 @@ class Flow(Generic[StateT]):
                 listener.seen = set()
                 listener.armed_after = flow_run.started
                 flow_run.task_group.start_soon(
-                    self._execute, flow_run, listener_name, result, event_id
+                    self._execute, flow_run, listener_name, result, event_id, flow_run.next_order()
                 )
 
     async def _call(self, name: str, argument: Any) -> Any:

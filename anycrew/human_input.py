@@ -25,6 +25,7 @@ import io
 import os
 import select
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -95,13 +96,24 @@ class ConsoleInput:
     def __call__(self, request: HumanFeedbackRequest) -> str:
         stdout = self._stdout or sys.stdout
         stdin = self._stdin or sys.stdin
-        stdout.write(
-            f"\n## Answer to task {request.task_name!r} by {request.agent_role!r}:\n"
-            f"{request.output.raw}\n\n"
-            "## Feedback for a revision (press Enter to accept the answer): "
-        )
-        stdout.flush()
-        return _read_line(stdin).strip()
+        # One question at a time: concurrent tasks with human input would otherwise
+        # interleave their prompts and race for the same line.
+        while not _CONSOLE.acquire(timeout=_POLL_SECONDS):
+            with contextlib.suppress(RuntimeError):  # RuntimeError: not in a worker thread
+                anyio.from_thread.check_cancelled()
+        try:
+            stdout.write(
+                f"\n## Answer to task {request.task_name!r} by {request.agent_role!r}:\n"
+                f"{request.output.raw}\n\n"
+                "## Feedback for a revision (press Enter to accept the answer): "
+            )
+            stdout.flush()
+            return _read_line(stdin).strip()
+        finally:
+            _CONSOLE.release()
+
+
+_CONSOLE = threading.Lock()
 
 
 def _read_line(stream: IO[str]) -> str:

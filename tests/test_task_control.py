@@ -536,3 +536,51 @@ def test_use_provider_reaches_stream_sessions() -> None:
     assert frames
     assert session.result.raw == "revised: tone it down"
     assert len(reviewer.requests) == 2
+
+
+class _Transcript(io.StringIO):
+    """An output stream that keeps each flushed question in order with the test's marks."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self.asked = [threading.Event(), threading.Event()]
+
+    def flush(self) -> None:
+        super().flush()
+        asked = self.getvalue().count("## Feedback for a revision")
+        self.log.append(f"asked {asked}")
+        self.asked[min(asked, 2) - 1].set()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="select() on pipes is POSIX only")
+def test_the_console_asks_one_question_at_a_time() -> None:
+    # Two tasks want feedback at once: the second question waits until the first
+    # has its line, or their prompts would interleave and race for the same input.
+    log: list[str] = []
+    stdout = _Transcript(log)
+    read_fd, write_fd = os.pipe()
+    answers: list[str] = []
+    with os.fdopen(read_fd) as stdin, os.fdopen(write_fd, "w") as typed:
+        console = ConsoleInput(stdin=stdin, stdout=stdout)
+        request = HumanFeedbackRequest(
+            task_name="t", agent_role="r", output=TaskOutput(description="d", raw="x"), round=0
+        )
+        readers = [
+            threading.Thread(target=lambda: answers.append(console(request))) for _ in range(2)
+        ]
+        readers[0].start()
+        assert stdout.asked[0].wait(10)
+        readers[1].start()
+        # The second question must not come while the first waits for its line.
+        assert not stdout.asked[1].wait(0.3)
+        log.append("typed first")
+        typed.write("first\n")
+        typed.flush()
+        assert stdout.asked[1].wait(10)
+        typed.write("second\n")
+        typed.flush()
+        for reader in readers:
+            reader.join(10)
+    assert log == ["asked 1", "typed first", "asked 2"]
+    assert answers == ["first", "second"]

@@ -113,18 +113,17 @@ class KickoffRecord:
         self._done = True
         from ..memory.storage.kickoff_task_outputs_storage import default_storage
 
-        kickoff = self._stored(status, error)
         with anyio.move_on_after(SAVE_TIMEOUT, shield=True) as scope:
             try:
-                await default_storage().add(kickoff)
-            except AnyCrewError as exc:
+                await default_storage().add(self._stored(status, error))
+            except Exception as exc:  # the kickoff's own outcome wins over its record's
                 logger.warning(
                     "the task outputs of kickoff %s of crew %r were not stored, so it "
                     "cannot be replayed: %s (set ANYCREW_STORAGE_DIR to a writable "
                     "directory, or opt out with Crew(store_task_outputs=False))",
                     self.run_id,
                     self.crew.name,
-                    exc,
+                    exc if isinstance(exc, AnyCrewError) else f"{type(exc).__name__}: {exc}",
                 )
         if scope.cancelled_caught:
             logger.warning(

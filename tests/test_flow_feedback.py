@@ -703,49 +703,77 @@ async def test_a_persisted_flow_pauses_resumes_and_finishes_its_history(
     assert found[1]["finished"] is True
 
 
+class GateOpeningPauser:
+    """Pauses the flow, and first lets the sibling branch go on (from its thread)."""
+
+    def request_feedback(self, context: PendingFeedbackContext, flow: Flow[Any]) -> str:
+        gate = Branches.gate
+        assert gate is not None
+        anyio.from_thread.run_sync(gate.set)
+        raise HumanFeedbackPending(context=context)
+
+
 class Branches(Flow[dict]):  # type: ignore[type-arg]
     """A review and a sibling branch started together; the sibling waits for a gate."""
 
     gate: ClassVar[anyio.Event | None] = None
-    pauser = Pausing()
 
     @start()
     def go(self) -> None:
         self.state["sibling"] = 0
 
     @listen(go)
-    @human_feedback(message="ok?", provider=pauser)
+    @human_feedback(message="ok?", provider=GateOpeningPauser())
     def review(self) -> str:
         return "text"
 
     @listen(go)
     async def sibling(self) -> None:
         gate = type(self).gate
-        if gate is not None:
-            await gate.wait()
+        assert gate is not None
+        await gate.wait()
         self.state["sibling"] += 1
+
+    @listen(sibling)
+    def after_sibling(self) -> str:
+        return "after"
 
     @listen(review)
     def done(self, result: HumanFeedbackResult) -> str:
         return f"done: {result.feedback}"
 
 
-async def test_a_pause_cancels_running_branches_which_run_on_resume(
+async def test_a_pause_lets_running_branches_finish_and_they_do_not_run_again(
     recorder: Recorder, store: SQLiteFlowPersistence
 ) -> None:
-    Branches.gate = anyio.Event()  # never set: the sibling is still running at the pause
+    # The sibling is still running when the review pauses: it finishes (its changes
+    # are saved with the pause), nothing new starts, and on resume it is not run
+    # again; what it triggers runs then.
+    Branches.gate = anyio.Event()
     try:
         paused = await Branches(persistence=store).akickoff()
     finally:
         Branches.gate = None
     assert isinstance(paused, HumanFeedbackPending)
-    (cancelled,) = recorder.of(MethodExecutionCancelledEvent)
-    assert cancelled.method_name == "sibling"
+    assert recorder.of(MethodExecutionCancelledEvent) == []
+    before_pause = started(recorder)
+    record = await store.load_pending_feedback(paused.context.flow_id)
+    assert record is not None
+    assert record["state"]["sibling"] == 1  # the sibling's work is in the saved state
     recorder.events.clear()
 
     flow = await Branches.afrom_pending(paused.context.flow_id, persistence=store)
-    await flow.resume_async("fine")
-    assert sorted(started(recorder)) == ["done", "sibling"]
+    assert await flow.resume_async("fine") == "done: fine"
+    # Every method ran once over the two runs: after_sibling either started before
+    # the pause was noted (then it finished first) or runs on resume.
+    assert sorted(before_pause + started(recorder)) == [
+        "after_sibling",
+        "done",
+        "go",
+        "review",
+        "sibling",
+    ]
+    assert "done" not in before_pause
     assert flow.state["sibling"] == 1
 
 

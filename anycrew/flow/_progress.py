@@ -68,6 +68,9 @@ class FlowRun:
     #: The resumed feedback reached its method: the pending record goes once the run
     #: finishes (kept until then, so a resume that fails later can be retried).
     feedback_delivered: bool = False
+    #: The first pause asked for: no new listener starts once it is set, the running
+    #: ones finish (and are saved), then the flow pauses.
+    pause: HumanFeedbackPending | None = None
     #: Stores holding this run's progress; told when the run finishes.
     stores: list[FlowPersistence] = field(default_factory=list)
     #: Held across each save: snapshots of parallel methods land in the order they

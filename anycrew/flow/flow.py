@@ -460,6 +460,19 @@ class Flow(Generic[StateT]):
             if error is exc:
                 raise
             raise error from None
+        if flow_run.pause is not None:
+            try:
+                return await self._pause(flow_run, flow_run.pause, started.event_id)
+            except Exception as failure:  # the pause could not be saved
+                await emit(
+                    self,
+                    FlowFailedEvent(
+                        flow_name=self.name,
+                        error=describe_error(failure),
+                        started_event_id=started.event_id,
+                    ),
+                )
+                raise
         for store in flow_run.stores:
             await store.mark_finished(self.flow_id, flow_run.progress())
         if flow_run.feedback_delivered:
@@ -550,7 +563,12 @@ class Flow(Generic[StateT]):
                     started_event_id=started.event_id,
                 ),
             )
-            raise
+            # The flow pauses once the methods still running have finished: cancelling
+            # them would save their half-done changes to the state and run them again
+            # on resume.
+            if flow_run.pause is None:
+                flow_run.pause = pending
+            return
         except Exception as exc:
             await emit(
                 self,
@@ -636,6 +654,8 @@ class Flow(Generic[StateT]):
     def _trigger(
         self, flow_run: FlowRun, fired: set[str], order: int, result: Any, event_id: str | None
     ) -> None:
+        if flow_run.pause is not None:
+            return  # pausing: what this call triggers runs on resume (it is replayed)
         for listener_name, listener in flow_run.listeners.items():
             relevant = fired & listener.condition.names()
             # A run that started before the listener last fired belongs to the cycle

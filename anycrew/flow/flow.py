@@ -437,18 +437,7 @@ class Flow(Generic[StateT]):
             pending = first_pending(exc)
             error = runtime.unwrap_group(exc) if isinstance(exc, BaseExceptionGroup) else exc
             if pending is not None:
-                try:
-                    return await self._pause(flow_run, pending, started.event_id)
-                except Exception as failure:  # the pause could not be saved
-                    await emit(
-                        self,
-                        FlowFailedEvent(
-                            flow_name=self.name,
-                            error=describe_error(failure),
-                            started_event_id=started.event_id,
-                        ),
-                    )
-                    raise
+                return await self._pause(flow_run, pending, started.event_id)
             await emit(
                 self,
                 FlowFailedEvent(
@@ -461,18 +450,7 @@ class Flow(Generic[StateT]):
                 raise
             raise error from None
         if flow_run.pause is not None:
-            try:
-                return await self._pause(flow_run, flow_run.pause, started.event_id)
-            except Exception as failure:  # the pause could not be saved
-                await emit(
-                    self,
-                    FlowFailedEvent(
-                        flow_name=self.name,
-                        error=describe_error(failure),
-                        started_event_id=started.event_id,
-                    ),
-                )
-                raise
+            return await self._pause(flow_run, flow_run.pause, started.event_id)
         for store in flow_run.stores:
             await store.mark_finished(self.flow_id, flow_run.progress())
         if flow_run.feedback_delivered:
@@ -492,8 +470,22 @@ class Flow(Generic[StateT]):
     async def _pause(
         self, flow_run: FlowRun, pending: HumanFeedbackPending, started_event_id: str
     ) -> HumanFeedbackPending:
-        """Save what the paused flow needs to resume, announce it, and return *pending*."""
-        state = await save_pause(self, flow_run, pending)
+        """Save what the paused flow needs to resume, announce it, and return *pending*.
+
+        A pause that cannot be saved fails the flow (FlowFailedEvent) with that error.
+        """
+        try:
+            state = await save_pause(self, flow_run, pending)
+        except Exception as failure:
+            await emit(
+                self,
+                FlowFailedEvent(
+                    flow_name=self.name,
+                    error=describe_error(failure),
+                    started_event_id=started_event_id,
+                ),
+            )
+            raise
         context = pending.context
         await emit(
             self,

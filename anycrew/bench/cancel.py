@@ -54,8 +54,13 @@ _IDLE_WAITS = (
 
 def busy_threads() -> int:
     """Threads other than the caller's that are running something (not idling in a pool)."""
+    return len(busy_thread_idents())
+
+
+def busy_thread_idents() -> set[int]:
+    """The idents of the threads :func:`busy_threads` counts."""
     me = threading.get_ident()
-    busy = 0
+    busy: set[int] = set()
     for ident, frame in sys._current_frames().items():
         if ident == me:
             continue
@@ -65,7 +70,7 @@ def busy_threads() -> int:
             names.append((current.f_code.co_filename, current.f_code.co_name))
             current = current.f_back
         if not any(_idle(names, wait) for wait in _IDLE_WAITS):
-            busy += 1
+            busy.add(ident)
     return busy
 
 

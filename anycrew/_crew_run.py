@@ -22,7 +22,7 @@ from ._verbose import clip, say
 from .agent import Agent, AgentPersona
 from .crews._kickoff_record import KickoffRecord
 from .crews.crew_output import CrewOutput
-from .events._emit import emit, emit_shielded, step_context
+from .events._emit import emit, emit_lazy, emit_shielded, step_context
 from .events.crew_events import (
     CrewKickoffCancelledEvent,
     CrewKickoffCompletedEvent,
@@ -196,10 +196,10 @@ async def _execute_crew(
     usage = UsageMetrics()
     if crew.verbose:
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
-    started = await emit(crew, CrewKickoffStartedEvent(crew_name=crew.name, inputs=inputs))
+    started_id = await emit_lazy(crew, CrewKickoffStartedEvent, crew_name=crew.name, inputs=inputs)
     try:
         with (
-            runtime.span(started.event_id),
+            runtime.span(started_id),
             step_context(crew=crew),
             collect_usage(usage),
             tool_state(crew.cache),
@@ -220,7 +220,7 @@ async def _execute_crew(
     except anyio.get_cancelled_exc_class():
         await record.finish("cancelled")
         await emit_shielded(
-            crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started.event_id)
+            crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started_id)
         )
         raise
     except Exception as exc:
@@ -228,18 +228,17 @@ async def _execute_crew(
         await emit(
             crew,
             CrewKickoffFailedEvent(
-                crew_name=crew.name, error=describe_error(exc), started_event_id=started.event_id
+                crew_name=crew.name, error=describe_error(exc), started_event_id=started_id
             ),
         )
         raise
-    await emit(
+    await emit_lazy(
         crew,
-        CrewKickoffCompletedEvent(
-            crew_name=crew.name,
-            output=result,
-            total_tokens=usage.total_tokens,
-            started_event_id=started.event_id,
-        ),
+        CrewKickoffCompletedEvent,
+        crew_name=crew.name,
+        output=result,
+        total_tokens=usage.total_tokens,
+        started_event_id=started_id,
     )
     crew.usage_metrics = usage
     if crew.verbose:
@@ -340,23 +339,23 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
     if verbose:
         say(f"task {task.display_name!r} started by {plan.persona.role!r}")
     with step_context(task_id=str(task.id), task_name=task.display_name, task=task):
-        started = await emit(task, TaskStartedEvent(context=context or None))
+        started_id = await emit_lazy(task, TaskStartedEvent, context=context or None)
         try:
-            with runtime.span(started.event_id):
+            with runtime.span(started_id):
                 output = await produce_output(plan, context, verbose)
                 await after_task(task, output, plan.output_file)
         except anyio.get_cancelled_exc_class():
-            await emit_shielded(task, TaskCancelledEvent(started_event_id=started.event_id))
+            await emit_shielded(task, TaskCancelledEvent(started_event_id=started_id))
             raise
         except Exception as exc:
             await emit(
-                task, TaskFailedEvent(error=describe_error(exc), started_event_id=started.event_id)
+                task, TaskFailedEvent(error=describe_error(exc), started_event_id=started_id)
             )
             raise
         task.output = output
         if verbose:
             say(f"task {task.display_name!r} finished: {clip(output.raw)}")
-        await emit(task, TaskCompletedEvent(output=output, started_event_id=started.event_id))
+        await emit_lazy(task, TaskCompletedEvent, output=output, started_event_id=started_id)
     return output
 
 

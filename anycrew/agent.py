@@ -26,7 +26,7 @@ from ._prompts import (
 from ._user_code import call_user
 from .agents.parser import AgentAction, AgentFinish, thought_of
 from .errors import AgentExecutionTimeoutError, OutputValidationError
-from .events._emit import emit, emit_shielded, step_context
+from .events._emit import emit, emit_lazy, emit_shielded, step_context
 from .events.agent_events import (
     AgentExecutionCancelledEvent,
     AgentExecutionCompletedEvent,
@@ -203,34 +203,30 @@ class Agent(BaseModel):
             step_context(agent_id=str(self.id), agent_role=persona.role, agent=self),
             rate_limited(self._rpm),
         ):
-            started = await emit(
+            started_id = await emit_lazy(
                 self,
-                AgentExecutionStartedEvent(
-                    task_prompt=messages[-1]["content"],
-                    tools=[t.name for t in task_tools],
-                ),
+                AgentExecutionStartedEvent,
+                task_prompt=messages[-1]["content"],
+                tools=[t.name for t in task_tools],
             )
             try:
-                with runtime.span(started.event_id):
+                with runtime.span(started_id):
                     answer = await self._run_with_deadline(
                         llm, messages, persona.role, task_name, output_model, task_tools
                     )
             except anyio.get_cancelled_exc_class():
-                await emit_shielded(
-                    self, AgentExecutionCancelledEvent(started_event_id=started.event_id)
-                )
+                await emit_shielded(self, AgentExecutionCancelledEvent(started_event_id=started_id))
                 raise
             except Exception as exc:
                 await emit(
                     self,
                     AgentExecutionErrorEvent(
-                        error=describe_error(exc), started_event_id=started.event_id
+                        error=describe_error(exc), started_event_id=started_id
                     ),
                 )
                 raise
-            await emit(
-                self,
-                AgentExecutionCompletedEvent(output=answer.text, started_event_id=started.event_id),
+            await emit_lazy(
+                self, AgentExecutionCompletedEvent, output=answer.text, started_event_id=started_id
             )
         return answer
 

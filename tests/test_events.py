@@ -365,3 +365,23 @@ async def test_a_sync_callback_flooding_events_waits_for_slow_handlers() -> None
         crew = make_crew(1, callback=flood)
         await crew.akickoff({"topic": "x"})
     assert seen == 3000
+
+
+@pytest.mark.anyio
+async def test_unheard_lifecycle_events_are_not_built_but_spans_stay_linked() -> None:
+    # With a handler only for LLM calls, the crew, task and agent events nobody
+    # receives are not built: the LLM call is the run's first stamped event, and it
+    # still nests under the agent's span (an id allocated without the event).
+    from anycrew.events import LLMCallCompletedEvent, LLMCallStartedEvent
+
+    seen: list[Any] = []
+    with event_bus.scoped_handlers():
+        event_bus.register_handler(LLMCallStartedEvent, lambda source, event: seen.append(event))
+        event_bus.register_handler(LLMCallCompletedEvent, lambda source, event: seen.append(event))
+        output = await make_crew(1).akickoff({"topic": "t"})
+    assert output.raw
+    started, completed = seen
+    assert (started.emission_sequence, completed.emission_sequence) == (0, 1)
+    assert started.parent_event_id is not None
+    assert completed.started_event_id == started.event_id
+    assert completed.previous_event_id == started.event_id

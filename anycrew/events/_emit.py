@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import runtime
-from .base import BaseEvent
+from .base import BaseEvent, new_event_id
 
 
 @dataclass(slots=True)
@@ -109,3 +109,17 @@ async def emit_shielded(source: Any, event: BaseEvent) -> BaseEvent:
 def current_agent_id() -> str | None:
     """The id of the agent whose step is in progress here, if any."""
     return _step.get()[2]
+
+
+async def emit_lazy(source: Any, event_type: type[BaseEvent], /, **fields: Any) -> str:
+    """Emit an *event_type* event built from *fields*, only if someone receives it.
+
+    Returns the event's id either way, so spans and ``started_event_id`` links stay
+    the same whether or not the event was built: a run nobody listens to skips
+    building, stamping and routing its lifecycle events.
+    """
+    if not runtime.wants(event_type):
+        return new_event_id()
+    event = event_type(**fields)
+    await emit(source, event)
+    return event.event_id

@@ -133,6 +133,11 @@ class HandlerRegistry:
                 self._cache[cls] = route
         return route
 
+    def routes(self, event_type: type) -> bool:
+        """Whether any handler is registered for events of *event_type*."""
+        route = self._lookup(event_type)
+        return bool(route.sync or route.async_)
+
     def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
         """The sync and async handlers that *event* must reach, in registration order."""
         route = self._lookup(type(event))

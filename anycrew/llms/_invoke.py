@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from .. import runtime
-from ..events._emit import count_llm_call, emit
+from ..events._emit import count_llm_call, emit, emit_lazy
+from ..events.base import new_event_id
 from ..events.bus import event_bus
 from ..events.llm_events import (
     LLMCallCompletedEvent,
@@ -102,10 +103,17 @@ async def _invoke(
         await limiter.acquire()
     source = source if source is not None else llm
     call_id = uuid.uuid4().hex
-    started = await emit(
-        source,
-        LLMCallStartedEvent(model=llm.model, call_id=call_id, messages=[dict(m) for m in messages]),
-    )
+    if runtime.wants(LLMCallStartedEvent):  # the messages are copied only for a listener
+        started_id = (
+            await emit(
+                source,
+                LLMCallStartedEvent(
+                    model=llm.model, call_id=call_id, messages=[dict(m) for m in messages]
+                ),
+            )
+        ).event_id
+    else:
+        started_id = new_event_id()
 
     async def on_chunk(chunk: Chunk) -> None:
         if chunk.kind == "thinking":
@@ -121,7 +129,7 @@ async def _invoke(
             )
 
     try:
-        with runtime.span(started.event_id):
+        with runtime.span(started_id):
             if stream is None and _force_stream.get():
                 stream = True
             response = await llm.agenerate(
@@ -138,7 +146,7 @@ async def _invoke(
                 model=llm.model,
                 call_id=call_id,
                 error=describe_error(exc),
-                started_event_id=started.event_id,
+                started_event_id=started_id,
             ),
         )
         raise
@@ -153,24 +161,21 @@ async def _invoke(
                 successful_requests=1,
             )
         )
-    await emit(
+    await emit_lazy(
         source,
-        LLMCallCompletedEvent(
-            model=llm.model,
-            call_id=call_id,
-            response=response.text
-            if not response.tool_calls
-            else [
-                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
-            ],
-            call_type=LLMCallType.TOOL_CALL if response.tool_calls else LLMCallType.LLM_CALL,
-            usage={
-                "prompt_tokens": response.prompt_tokens,
-                "completion_tokens": response.completion_tokens,
-                "total_tokens": response.total_tokens,
-            },
-            started_event_id=started.event_id,
-        ),
+        LLMCallCompletedEvent,
+        model=llm.model,
+        call_id=call_id,
+        response=response.text
+        if not response.tool_calls
+        else [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls],
+        call_type=LLMCallType.TOOL_CALL if response.tool_calls else LLMCallType.LLM_CALL,
+        usage={
+            "prompt_tokens": response.prompt_tokens,
+            "completion_tokens": response.completion_tokens,
+            "total_tokens": response.total_tokens,
+        },
+        started_event_id=started_id,
     )
     if pending is not None:
         # After the completed event, which records what the model said; the after

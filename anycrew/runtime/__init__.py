@@ -70,6 +70,9 @@ from ._scope import (
 from ._scope import (
     unwrap_group as unwrap_group,
 )
+from ._scope import (
+    wants as wants,
+)
 from ._threads import (
     CancelBridge as CancelBridge,
 )

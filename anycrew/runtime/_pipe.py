@@ -262,6 +262,19 @@ class EventPipe:
         self._flusher: _Lane | None = None
         self._flush_wakeup: anyio.Event | None = None
 
+    def wants(self, event_type: type) -> bool:
+        """Whether an event of *event_type* emitted now would reach anyone.
+
+        A subscriber of its channel, or a handler for its class (when the router can
+        tell: one without a ``routes(event_type)`` method is assumed to want all).
+        """
+        channel = getattr(event_type, "channel", None)
+        for channels, _ in self._subscribers:
+            if channels is None or channel in channels:
+                return True
+        routes = getattr(self._router, "routes", None)
+        return True if routes is None else bool(routes(event_type))
+
     @property
     def emitted(self) -> int:
         """How many events this pipe has stamped so far."""

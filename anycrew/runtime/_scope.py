@@ -127,6 +127,16 @@ def emit(source: Any, event: Stampable) -> Coroutine[Any, Any, None]:
     return run.pipe.emit(source, event, _current_parent.get())
 
 
+def wants(event_type: type) -> bool:
+    """Whether an event of *event_type* emitted now in the current run would reach anyone.
+
+    False outside a run on this thread's loop is never answered: emitting there
+    raises, so the caller should build the event and find out.
+    """
+    run = current_run()
+    return True if run is None else run.pipe.wants(event_type)
+
+
 def emit_from_thread(source: Any, event: Stampable) -> bool:
     """Emit *event* from a thread other than the run's loop thread, in order.
 

@@ -144,3 +144,27 @@ ENTRIES: dict[str, Entry] = {
     "kickoff": via_kickoff,
     "kickoff_async": via_kickoff_async,
 }
+
+
+async def cancel_while_busy(
+    start: Callable[[], Awaitable[Any]], busy: threading.Event, release: threading.Event
+) -> anyio.CancelScope:
+    """Run ``start()`` in a cancel scope and cancel it while a worker thread is busy.
+
+    Once the worker sets *busy*, the scope is cancelled; when every task of the host
+    is blocked (the cancel has been handed on), *release* lets the worker go on.
+    Returns the scope, to check ``cancelled_caught``.
+    """
+    scope = anyio.CancelScope()
+
+    async def run() -> None:
+        with scope:
+            await start()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        assert await anyio.to_thread.run_sync(busy.wait, 10)
+        scope.cancel()
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    return scope

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from functools import partial
 from typing import Any
 
 import anyio
@@ -19,7 +20,7 @@ from anycrew.events import (
     event_bus,
 )
 
-from .conftest import Recorder, make_crew, warm_thread_pools
+from .conftest import Recorder, cancel_while_busy, make_crew, warm_thread_pools
 
 CANCEL_AT = 0.3
 RETURN_WITHIN = 0.2
@@ -238,19 +239,7 @@ async def test_kickoff_async_starts_no_call_while_the_cancel_is_on_its_way(
         return "Final Answer: done"
 
     crew = make_crew(2, llm=LLM(model="sim", responder=respond))
-    scope = anyio.CancelScope()
-
-    async def kickoff() -> None:
-        with scope:
-            await crew.kickoff_async({"topic": "t"})
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(kickoff)
-        assert await anyio.to_thread.run_sync(busy.wait, 10)
-        scope.cancel()
-        # Every host task is blocked once the cancel has been handed to the bridge.
-        await anyio.wait_all_tasks_blocked()
-        release.set()
+    scope = await cancel_while_busy(partial(crew.kickoff_async, {"topic": "t"}), busy, release)
     assert scope.cancelled_caught
 
     assert len(started) == 1
@@ -273,18 +262,7 @@ async def test_a_cancel_during_a_sync_callback_is_not_lost(entry: str, recorder:
 
     crew = make_crew(1, llm=LLM(model="sim"))
     crew.tasks[0].callback = callback
-    scope = anyio.CancelScope()
-
-    async def kickoff() -> None:
-        with scope:
-            await getattr(crew, entry)({"topic": "t"})
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(kickoff)
-        assert await anyio.to_thread.run_sync(busy.wait, 10)
-        scope.cancel()
-        await anyio.wait_all_tasks_blocked()
-        go.set()
+    scope = await cancel_while_busy(partial(getattr(crew, entry), {"topic": "t"}), busy, go)
 
     assert scope.cancelled_caught
     types = [event.type for event in recorder.events]

@@ -20,7 +20,7 @@ from anycrew.events import (
 )
 from anycrew.flow import Flow, and_, listen, or_, router, start
 
-from .conftest import Recorder, make_crew
+from .conftest import Recorder, cancel_while_busy, make_crew
 
 pytestmark = pytest.mark.anyio
 
@@ -408,18 +408,7 @@ async def test_a_sync_method_kicking_off_after_the_cancel_starts_nothing(entry: 
             outcome.append("returned")
             return "x"
 
-    scope = anyio.CancelScope()
-
-    async def kickoff() -> None:
-        with scope:
-            await getattr(Outer(), entry)()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(kickoff)
-        assert await anyio.to_thread.run_sync(busy.wait, 10)
-        scope.cancel()
-        await anyio.wait_all_tasks_blocked()
-        go.set()
+    scope = await cancel_while_busy(getattr(Outer(), entry), busy, go)
 
     assert scope.cancelled_caught
     assert calls == []

@@ -29,6 +29,9 @@ class Router:
     def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
         return self.sync, self.async_
 
+    def routes(self, event_type: type) -> bool:
+        return bool(self.sync or self.async_)
+
 
 async def test_slow_consumers_lose_nothing_and_keep_order() -> None:
     sync_seen: list[int] = []

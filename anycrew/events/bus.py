@@ -25,7 +25,6 @@ handlers are gone when the block ends. ``run_id=`` limits a handler to one run.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -34,6 +33,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .._user_code import is_async_callable
 from ..runtime import (
     AsyncHandler,
     SyncHandler,
@@ -72,12 +72,6 @@ class _Route:
     async_handlers: tuple[AsyncHandler, ...]
 
 
-def _is_async_callable(handler: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-        getattr(handler, "__call__", None)  # noqa: B004 - an object with an async __call__
-    )
-
-
 class HandlerRegistry:
     """A set of handler registrations; the run's router to its handlers.
 
@@ -93,7 +87,7 @@ class HandlerRegistry:
         self, event_type: type[BaseEvent], handler: Callable[..., Any], run_id: str | None
     ) -> None:
         registration = _Registration(
-            next(_order), event_type, handler, _is_async_callable(handler), run_id
+            next(_order), event_type, handler, is_async_callable(handler), run_id
         )
         with self._lock:
             self._registrations.setdefault(event_type, []).append(registration)

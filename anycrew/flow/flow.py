@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from .. import runtime
 from .._interpolate import validate_inputs
+from .._user_code import call_user
 from ..errors import InvalidInputError
 from ..events._emit import emit, emit_shielded
 from ..events.bus import event_bus
@@ -665,9 +666,4 @@ class Flow(Generic[StateT]):
     async def _call(self, name: str, argument: Any) -> Any:
         method: Callable[..., Any] = getattr(self, name)
         args = (argument,) if name in type(self)._takes_input else ()
-        if inspect.iscoroutinefunction(method):
-            return await method(*args)
-        result = await runtime.run_sync_in_run(method, *args)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        return await call_user(method, *args)

@@ -9,7 +9,6 @@ provider raises :class:`~anycrew.flow.async_feedback.HumanFeedbackPending`.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import runtime
+from .._user_code import call_user
 from .async_feedback.types import (
     HumanFeedbackProvider,
     PendingFeedbackContext,
@@ -206,12 +205,7 @@ async def request_feedback(
 
     provider = config.provider if config.provider is not None else ConsoleProvider()
     ask = provider.request_feedback
-    if inspect.iscoroutinefunction(ask):
-        answer: Any = await ask(context, flow)
-    else:
-        answer = await runtime.run_sync_in_run(ask, context, flow)
-        if inspect.isawaitable(answer):
-            answer = await answer
+    answer: Any = await call_user(ask, context, flow)
     if answer is None:
         return ""
     if not isinstance(answer, str):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .. import runtime
+from .._user_code import is_async_callable
 from ..tools.base_tool import function_name
 
 Kind = Literal["before_llm_call", "after_llm_call", "before_tool_call", "after_tool_call"]
@@ -57,12 +58,6 @@ def hook_name(func: Callable[..., Any]) -> str:
     """A readable name for *func*, for error messages."""
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
     return str(name) if name else repr(func)
-
-
-def _is_async(func: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004 - an object with an async __call__
-    )
 
 
 def _names(kind: Kind, option: str, values: Sequence[str] | None) -> frozenset[str] | None:
@@ -109,7 +104,7 @@ def make_hook(
     return Hook(
         func=func,
         kind=kind,
-        is_async=_is_async(func),
+        is_async=is_async_callable(func),
         agents=_names(kind, "agents", agents),
         tools=None if tool_names is None else frozenset(function_name(n) for n in tool_names),
     )

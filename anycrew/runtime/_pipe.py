@@ -87,6 +87,10 @@ class Router(Protocol):
         """Return the sync and the async handlers for *event*, in registration order."""
         ...
 
+    def routes(self, event_type: type) -> bool:
+        """Whether any handler would receive events of *event_type*."""
+        ...
+
 
 class Subscribable(Protocol):
     """Where a stream session subscribes to a run's events (a pipe, or a child's view)."""
@@ -265,15 +269,13 @@ class EventPipe:
     def wants(self, event_type: type) -> bool:
         """Whether an event of *event_type* emitted now would reach anyone.
 
-        A subscriber of its channel, or a handler for its class (when the router can
-        tell: one without a ``routes(event_type)`` method is assumed to want all).
+        A subscriber of its channel, or a handler for its class.
         """
         channel = getattr(event_type, "channel", None)
         for channels, _ in self._subscribers:
             if channels is None or channel in channels:
                 return True
-        routes = getattr(self._router, "routes", None)
-        return True if routes is None else bool(routes(event_type))
+        return self._router.routes(event_type)
 
     @property
     def emitted(self) -> int:

@@ -94,9 +94,17 @@ _crew_callbacks: ContextVar[CrewCallbacks] = ContextVar(
 )
 
 
-def crew_callbacks(callbacks: CrewCallbacks) -> runtime.bind[CrewCallbacks]:
-    """Make *callbacks* the crew callbacks of the code inside the block."""
-    return runtime.bind(_crew_callbacks, callbacks)
+def crew_callbacks(
+    task: Callback | None, step: Callback | None
+) -> runtime.bind[CrewCallbacks] | None:
+    """Make *task* and *step* the crew callbacks of the code inside the block.
+
+    None when both are None: there is nothing to bind (for :func:`runtime.bind_all`);
+    a crew inside a crew that has callbacks then sets its own, empty ones.
+    """
+    if task is None and step is None and _crew_callbacks.get() is _NO_CALLBACKS:
+        return None
+    return runtime.bind(_crew_callbacks, CrewCallbacks(task, step))
 
 
 def current_crew_callbacks() -> CrewCallbacks:

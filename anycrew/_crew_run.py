@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,7 @@ import anyio
 import anyio.to_thread
 
 from . import runtime
-from ._callbacks import CrewCallbacks, crew_callbacks
+from ._callbacks import crew_callbacks
 from ._hierarchical import assign, task_tools
 from ._interpolate import validate_inputs
 from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff, callback_inputs
@@ -122,7 +122,7 @@ def precheck_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[Task
     return plan_kickoff(crew, inputs)
 
 
-async def run_crew(
+def run_crew(
     crew: Crew,
     inputs: Any,
     router: runtime.Router,
@@ -131,7 +131,7 @@ async def run_crew(
     planned: tuple[dict[str, Any], list[TaskPlan]] | None = None,
     record: KickoffRecord | None = None,
     on_record: Callable[[KickoffRecord], None] | None = None,
-) -> CrewOutput:
+) -> Coroutine[Any, Any, CrewOutput]:
     """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
 
     *on_open* lets a stream session subscribe to the run's pipe before its first
@@ -139,6 +139,9 @@ async def run_crew(
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
     *record* is a replay's: the plan, with the restored outputs filled in.
     *on_record* is called with the kickoff's record (its outputs and durations).
+
+    Plans before it returns the run's coroutine, so bad inputs raise here, before
+    anything is awaited.
     """
     body: Any
     if record is not None:
@@ -154,7 +157,11 @@ async def run_crew(
     if on_record is not None and record is not None:
         on_record(record)
     if on_open is None:
-        return await runtime.open_run(body, router=router)
+        return runtime.open_run(body, router=router)
+    return _open_streamed_run(body, router, on_open)
+
+
+async def _open_streamed_run(body: Any, router: runtime.Router, on_open: runtime.OnOpen) -> Any:
     with streaming_tokens():
         return await runtime.open_run(body, router=router, on_open=on_open)
 
@@ -198,13 +205,16 @@ async def _execute_crew(
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
     started_id = await emit_lazy(crew, CrewKickoffStartedEvent, crew_name=crew.name, inputs=inputs)
     try:
-        with (
+        # One block for the crew's six context variables: a run keeps one token
+        # each for them rather than a context manager each.
+        with runtime.bind_all(
             runtime.span(started_id),
             step_context(crew=crew),
             collect_usage(usage),
             tool_state(crew.cache),
-            rate_limited(crew._rpm),
-            crew_callbacks(CrewCallbacks(crew.task_callback, crew.step_callback)),
+            # Reading a pydantic private attribute costs microseconds: only if set.
+            rate_limited(crew._rpm) if crew.max_rpm is not None else None,
+            crew_callbacks(crew.task_callback, crew.step_callback),
         ):
             outputs = await _execute_tasks(plans, crew.verbose, record)
             last = _final_output(outputs)
@@ -288,16 +298,12 @@ async def _execute_tasks(
         await _perform(plan, context, verbose, record)
         finished[plan.index].set()
 
-    async def run_in_order(plan: TaskPlan, context: tuple[int, ...]) -> None:
+    def run_in_order(plan: TaskPlan, context: tuple[int, ...]) -> Awaitable[None]:
         # Earlier tasks are all done here: a ConditionalTask is never async and the
         # async tasks before a synchronous one are joined first.
         if isinstance(plan.task, ConditionalTask):
-            previous = outputs[plan.index - 1]
-            assert previous is not None
-            if not await _check_condition(plan, previous):
-                outputs[plan.index] = await _skip_task(plan, verbose)
-                return
-        await _perform(plan, context, verbose, record)
+            return _perform_conditional(plan, context, verbose, record)
+        return _perform(plan, context, verbose, record)
 
     if not finished:  # all synchronous: no task group needed
         for plan in todo:
@@ -322,18 +328,27 @@ async def _execute_tasks(
     return [output for output in outputs if output is not None]
 
 
-async def _perform(
+async def _perform_conditional(
     plan: TaskPlan, context: tuple[int, ...], verbose: bool, record: KickoffRecord
 ) -> None:
-    """Run one task with the outputs of *context* and record its output and duration."""
+    """Check a ConditionalTask's condition, then perform or skip it."""
+    previous = record.outputs[plan.index - 1]
+    assert previous is not None
+    if await _check_condition(plan, previous):
+        await _perform(plan, context, verbose, record)
+    else:
+        record.outputs[plan.index] = await _skip_task(plan, verbose)
+
+
+async def _perform(
+    plan: TaskPlan, indices: tuple[int, ...], verbose: bool, record: KickoffRecord
+) -> None:
+    """Run one task with the outputs of the tasks at *indices* as its context.
+
+    Its output and duration go into *record*.
+    """
     began = time.perf_counter()
-    record.outputs[plan.index] = await _execute_task(
-        plan, _context_text(record.outputs, context), verbose
-    )
-    record.durations[plan.index] = time.perf_counter() - began
-
-
-async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutput:
+    context = _context_text(record.outputs, indices)
     task = plan.task
     verbose = verbose or plan.agent.verbose
     if verbose:
@@ -352,11 +367,11 @@ async def _execute_task(plan: TaskPlan, context: str, verbose: bool) -> TaskOutp
                 task, TaskFailedEvent(error=describe_error(exc), started_event_id=started_id)
             )
             raise
-        task.output = output
+        task.output = record.outputs[plan.index] = output
+        record.durations[plan.index] = time.perf_counter() - began
         if verbose:
             say(f"task {task.display_name!r} finished: {clip(output.raw)}")
         await emit_lazy(task, TaskCompletedEvent, output=output, started_event_id=started_id)
-    return output
 
 
 async def _check_condition(plan: TaskPlan, previous: TaskOutput) -> bool:

@@ -10,6 +10,7 @@ which passes the guardrails again before the human sees it.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from . import runtime
@@ -41,6 +42,8 @@ async def produce_output(plan: TaskPlan, context: str, verbose: bool) -> TaskOut
             does not fit the task's output model.
     """
     task = plan.task
+    if not task.guardrail_checks and not task.human_input:
+        return task_output(plan, await _answer(plan, context, None))
     retries = [0] * len(task.guardrail_checks)
     feedback_note: str | None = None
     revisions = 0
@@ -87,7 +90,12 @@ async def _checked_answer(
 
 
 async def _attempt(plan: TaskPlan, context: str, note: str | None) -> TaskOutput:
-    answer = await plan.agent.aexecute_task(
+    return task_output(plan, await _answer(plan, context, note))
+
+
+def _answer(plan: TaskPlan, context: str, note: str | None) -> Coroutine[Any, Any, AgentAnswer]:
+    # The agent's coroutine itself, for the caller to await: one level less.
+    return plan.agent.aexecute_task(
         plan.persona,
         description=plan.description if note is None else f"{plan.description}\n\n{note}",
         expected_output=plan.expected_output,
@@ -96,7 +104,6 @@ async def _attempt(plan: TaskPlan, context: str, note: str | None) -> TaskOutput
         output_model=plan.task.output_model,
         tools=plan.tools,
     )
-    return task_output(plan, answer)
 
 
 async def _run_check(

@@ -199,9 +199,10 @@ class Agent(BaseModel):
             context=context,
             output_schema=output_model.model_json_schema() if output_model else None,
         )
-        with (
+        with runtime.bind_all(
             step_context(agent_id=str(self.id), agent_role=persona.role, agent=self),
-            rate_limited(self._rpm),
+            # Reading a pydantic private attribute costs microseconds: only if set.
+            rate_limited(self._rpm) if self.max_rpm is not None else None,
         ):
             started_id = await emit_lazy(
                 self,
@@ -211,9 +212,12 @@ class Agent(BaseModel):
             )
             try:
                 with runtime.span(started_id):
-                    answer = await self._run_with_deadline(
-                        llm, messages, persona.role, task_name, output_model, task_tools
-                    )
+                    if self.max_execution_time is None and output_model is None:
+                        answer = AgentAnswer(await self._loop(llm, messages, task_tools))
+                    else:
+                        answer = await self._run_with_deadline(
+                            llm, messages, persona.role, task_name, output_model, task_tools
+                        )
             except anyio.get_cancelled_exc_class():
                 await emit_shielded(self, AgentExecutionCancelledEvent(started_event_id=started_id))
                 raise
@@ -289,6 +293,8 @@ class Agent(BaseModel):
         on_step = self._on_step()
         if not tools:
             response = await invoke_llm(llm, messages, source=self, response_format=output_model)
+            if on_step is None:
+                return final_answer(response.text)
             return await _finish(on_step, response.text)
         belt = ToolBelt(tools, source=self)
         native = llm.supports_function_calling()

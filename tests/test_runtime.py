@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,8 +162,9 @@ async def test_single_errors_are_unwrapped_and_groups_kept() -> None:
         async def fail() -> None:
             raise KeyError("child")
 
-        run.task_group.start_soon(fail)
-        await anyio.sleep_forever()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fail)
+            await anyio.sleep_forever()
 
     with pytest.raises(KeyError, match="child"):
         await runtime.open_run(one, router=Router())
@@ -172,11 +176,12 @@ async def test_single_errors_are_unwrapped_and_groups_kept() -> None:
             await go.wait()  # both wake together, so both raise before any cancel lands
             raise exc
 
-        run.task_group.start_soon(fail, KeyError("a"))
-        run.task_group.start_soon(fail, ValueError("b"))
-        await anyio.wait_all_tasks_blocked()
-        go.set()
-        await anyio.sleep_forever()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fail, KeyError("a"))
+            tg.start_soon(fail, ValueError("b"))
+            await anyio.wait_all_tasks_blocked()
+            go.set()
+            await anyio.sleep_forever()
 
     with pytest.RaisesGroup(KeyError, ValueError):
         await runtime.open_run(two, router=Router())
@@ -224,3 +229,52 @@ async def test_an_async_handler_may_emit_into_its_own_full_lane() -> None:
     with anyio.fail_after(10):
         await runtime.open_run(body, router=Router(async_=[chatty]), buffer_size=1)
     assert seen == list(range(20))
+
+
+def test_ids_are_unique_and_shaped_like_uuid4() -> None:
+    from anycrew.events.base import new_event_id
+
+    hex_ids = {runtime.new_hex_id() for _ in range(10_000)}
+    event_ids = {new_event_id() for _ in range(10_000)}
+    assert len(hex_ids) == len(event_ids) == 10_000
+    for value in (next(iter(hex_ids)), next(iter(event_ids))):
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_draws_its_own_ids() -> None:
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process with threads; the child only
+        # makes an id and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        os.write(write, runtime.new_hex_id().encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child_id = pipe.read()
+    os.waitpid(pid, 0)
+    parent_id = runtime.new_hex_id()
+    assert len(child_id) == 32
+    # A new random prefix, not the parent's with its counter carried on.
+    assert child_id[:20] != parent_id[:20]
+
+
+def test_bind_all_sets_in_order_resets_in_reverse_and_skips_none() -> None:
+    from contextvars import ContextVar
+
+    first: ContextVar[int] = ContextVar("first", default=0)
+    second: ContextVar[int] = ContextVar("second", default=0)
+    block = runtime.bind_all(
+        runtime.bind(first, 1), None, runtime.bind(first, 2), runtime.bind(second, 3)
+    )
+    with block:
+        assert (first.get(), second.get()) == (2, 3)
+    assert (first.get(), second.get()) == (0, 0)
+    with pytest.raises(RuntimeError, match="only once"), block:
+        pass

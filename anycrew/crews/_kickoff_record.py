@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,6 +22,7 @@ import anyio
 import anyio.lowlevel
 
 from ..errors import AnyCrewError
+from ..runtime._ids import new_hex_id
 from ..tasks.task_output import TaskOutput
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class KickoffRecord:
 
     def start(self, run: Run) -> None:
         """Name the record after its run (a crew run inside another run gets its own id)."""
-        self.run_id = run.run_id if run.parent is None else uuid.uuid4().hex
+        self.run_id = run.run_id if run.parent is None else new_hex_id()
 
     async def finish(self, status: KickoffStatus, error: str | None = None) -> None:
         """Store the kickoff's outputs (once; shielded from cancellation and bounded).

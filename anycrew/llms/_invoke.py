@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Coroutine
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,10 +35,14 @@ _rate_limits: ContextVar[tuple[runtime.RateLimiter, ...]] = ContextVar(
 
 def rate_limited(
     limiter: runtime.RateLimiter | None,
-) -> runtime.bind[tuple[runtime.RateLimiter, ...]]:
-    """Make every LLM call inside the block wait for *limiter* too (``max_rpm``)."""
-    limits = _rate_limits.get()
-    return runtime.bind(_rate_limits, limits if limiter is None else (*limits, limiter))
+) -> runtime.bind[tuple[runtime.RateLimiter, ...]] | None:
+    """Make every LLM call inside the block wait for *limiter* too (``max_rpm``).
+
+    None when *limiter* is None: there is nothing to bind (for :func:`runtime.bind_all`).
+    """
+    if limiter is None:
+        return None
+    return runtime.bind(_rate_limits, (*_rate_limits.get(), limiter))
 
 
 def streaming_tokens() -> runtime.bind[bool]:
@@ -50,13 +55,27 @@ def collect_usage(usage: UsageMetrics) -> runtime.bind[UsageMetrics | None]:
     return runtime.bind(_usage, usage)
 
 
+async def _emit_chunk(source: Any, model: str, call_id: str, chunk: Chunk) -> None:
+    # A partial of this, not a closure, is the call's chunk callback: most calls
+    # never stream, and a partial costs one object where a closure costs four.
+    if chunk.kind == "thinking":
+        await emit(source, LLMThinkingChunkEvent(model=model, call_id=call_id, chunk=chunk.text))
+    else:
+        await emit(
+            source,
+            LLMStreamChunkEvent(
+                model=model, call_id=call_id, chunk=chunk.text, tool_call=chunk.tool_call
+            ),
+        )
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line description of *exc* for events."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def invoke_llm(
+def invoke_llm(
     llm: BaseLLM,
     messages: list[Message],
     *,
@@ -66,19 +85,22 @@ async def invoke_llm(
     response_format: type[BaseModel] | None = None,
     router: runtime.Router | None = None,
     on_open: runtime.OnOpen | None = None,
-) -> LLMResponse:
+) -> Coroutine[Any, Any, LLMResponse]:
     """Call *llm* with events, inside the current run or a run of its own.
 
     *stream* overrides ``llm.stream`` for this call only; *router* and *on_open* are
     for the run this call opens when there is none (stream sessions use them).
+
+    A plain function handing back a coroutine to await: inside a run (every call an
+    agent makes) that is the call itself, one coroutine less per LLM call.
     """
     if runtime.current_run() is None:
-        return await runtime.open_run(
+        return runtime.open_run(
             lambda _run: _invoke(llm, messages, source, stream, tools, response_format),
             router=router or event_bus.active_registry(),
             on_open=on_open,
         )
-    return await _invoke(llm, messages, source, stream, tools, response_format)
+    return _invoke(llm, messages, source, stream, tools, response_format)
 
 
 async def _invoke(
@@ -102,7 +124,7 @@ async def _invoke(
     for limiter in _rate_limits.get():
         await limiter.acquire()
     source = source if source is not None else llm
-    call_id = uuid.uuid4().hex
+    call_id = runtime.new_hex_id()
     if runtime.wants(LLMCallStartedEvent):  # the messages are copied only for a listener
         started_id = (
             await emit(
@@ -115,19 +137,7 @@ async def _invoke(
     else:
         started_id = new_event_id()
 
-    async def on_chunk(chunk: Chunk) -> None:
-        if chunk.kind == "thinking":
-            await emit(
-                source, LLMThinkingChunkEvent(model=llm.model, call_id=call_id, chunk=chunk.text)
-            )
-        else:
-            await emit(
-                source,
-                LLMStreamChunkEvent(
-                    model=llm.model, call_id=call_id, chunk=chunk.text, tool_call=chunk.tool_call
-                ),
-            )
-
+    on_chunk = partial(_emit_chunk, source, llm.model, call_id)
     try:
         with runtime.span(started_id):
             if stream is None and _force_stream.get():

@@ -3,6 +3,9 @@
 Nothing here knows about agents, tasks or LLMs; the domain builds on these pieces.
 """
 
+from ._ids import (
+    new_hex_id as new_hex_id,
+)
 from ._pipe import (
     CANCELLED_DRAIN_TIMEOUT as CANCELLED_DRAIN_TIMEOUT,
 )
@@ -45,6 +48,9 @@ from ._scope import (
 )
 from ._scope import (
     bind as bind,
+)
+from ._scope import (
+    bind_all as bind_all,
 )
 from ._scope import (
     current_parent_id as current_parent_id,

@@ -479,6 +479,12 @@ class EventPipe:
         propagates. A cancelled run (*cancelled*) drains under a shield with one
         deadline, :data:`CANCELLED_DRAIN_TIMEOUT` from now, for everything at once.
         """
+        if self._flusher is None and self._sync_lane is None and self._async_lane is None:
+            # Nothing was ever queued for a handler: no one to wait for.
+            self._closed = True
+            for _, subscriber in self._subscribers:
+                subscriber.close()
+            return
         if not cancelled:
             try:
                 while not self._settled():

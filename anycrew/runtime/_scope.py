@@ -1,11 +1,11 @@
-"""Run scopes: every kickoff is a task group with a cancel scope, a run id and a pipe.
+"""Run scopes: every kickoff is a task group with a run id and a pipe.
 
 :func:`open_run` runs a body inside a fresh run and binds it to a context variable,
 so anything inside (an agent step, a tool, an LLM adapter) finds its run with
 :func:`current_run` and emits into its pipe with :func:`emit`. A run opened while
-another run is current on the same event loop becomes its child: it gets its own
-task group and cancel scope but shares the parent's pipe, so the events of a crew
-inside a flow nest under the flow's events.
+another run is current on the same event loop becomes its child: it shares the
+parent's pipe and task group, so the events of a crew inside a flow nest under the
+flow's events.
 
 The event in force as "parent" for new events is another context variable, set
 with :func:`span`; child tasks inherit it, so spans nest across task boundaries.
@@ -14,7 +14,6 @@ with :func:`span`; child tasks inherit it, so spans nest across task boundaries.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._ids import new_hex_id
 from ._pipe import (
     DEFAULT_BUFFER_SIZE,
     EventPipe,
@@ -52,15 +52,14 @@ class Run:
     Attributes:
         run_id: unique id, stamped on every event of the run (and of its children).
         pipe: the run's event pipe (shared with child runs).
-        cancel_scope: cancelling it stops the run.
-        task_group: where the run's concurrent work lives.
         parent: the enclosing run, if this one was opened inside another.
+
+    A run is stopped by cancelling its caller: the run's task group sits inside
+    the caller's cancel scopes, like any structured child.
     """
 
     run_id: str
     pipe: EventPipe
-    cancel_scope: anyio.CancelScope
-    task_group: anyio.abc.TaskGroup
     parent: Run | None = None
     thread_id: int = field(default_factory=threading.get_ident)
     token: anyio.lowlevel.EventLoopToken = field(default_factory=anyio.lowlevel.current_token)
@@ -102,6 +101,30 @@ class bind(Generic[V]):
 
     def __exit__(self, *exc_info: object) -> None:
         self._var.reset(self._token)
+
+
+class bind_all:
+    """Enter several :class:`bind` blocks as one ``with`` block.
+
+    Only the tokens are kept while the block runs: one object and one token per
+    variable, where nested ``with`` blocks would keep three per variable. Variables
+    are set in the order given and reset in reverse.
+    """
+
+    __slots__ = ("_binds", "_tokens")
+
+    def __init__(self, *binds: bind[Any] | None) -> None:
+        self._binds: tuple[bind[Any] | None, ...] | None = binds
+
+    def __enter__(self) -> None:
+        binds, self._binds = self._binds, None
+        if binds is None:
+            raise RuntimeError("a bind_all block can be entered only once")
+        self._tokens = [b._var.set(b._value) for b in binds if b is not None]
+
+    def __exit__(self, *exc_info: object) -> None:
+        for token in reversed(self._tokens):
+            token.var.reset(token)
 
 
 def span(event_id: str | None) -> bind[str | None]:
@@ -196,48 +219,67 @@ async def open_run(
 ) -> T:
     """Run *body* inside a new run scope and return its result.
 
-    The body runs as the host of the run's task group; its concurrent work goes into
-    ``run.task_group``. When the body ends (returns, raises or is cancelled) the run
-    waits for its children, then for every handler to finish with every event, and
-    only then returns or re-raises. A single error is raised as itself, never wrapped
-    in an exception group; cancellation propagates unchanged.
+    A run is one task group: the body runs as its host, inside the group's cancel
+    scope, and the pipe's consumers (handler lanes, the backlog flusher) run as its
+    children. Concurrent work the body starts lives in task groups the body opens
+    itself, which nest inside the run. When the body ends (returns, raises or is
+    cancelled) the run waits for every handler to finish with every event, and only
+    then returns or re-raises. A single error is raised as itself, never wrapped in
+    an exception group; cancellation propagates unchanged.
 
     *on_open* is called with the run's pipe before the first event, so a stream
-    session can subscribe to all of it. A run opened inside another shares the
-    parent's pipe; *on_open* then sees that pipe from this point on.
+    session can subscribe to all of it. A run opened inside another (a crew inside a
+    flow) is a child: it shares the parent's pipe and run id, and needs no task
+    group of its own; *on_open* then sees that pipe from this point on.
     """
     parent = current_run()
     if parent is not None:
         if on_open is None:
-            return await _run_body(body, parent.pipe, parent.run_id, parent)
+            return await _run_child(body, parent)
         # A session on a child run reads the parent's pipe, from now until the
         # child's body ends (not until the parent's run does).
         subscriptions = _ChildSubscriptions(parent.pipe)
         on_open(subscriptions)
         try:
-            return await _run_body(body, parent.pipe, parent.run_id, parent)
+            return await _run_child(body, parent)
         finally:
             with anyio.CancelScope(shield=True):
                 await subscriptions.end()
 
-    run_id = uuid.uuid4().hex
+    run_id = new_hex_id()
     try:
-        # The dispatch group holds the pipe's consumers; it outlives the body so the
-        # events of a failing or cancelled run still reach every handler.
-        async with anyio.create_task_group() as dispatch:
-            pipe = EventPipe(run_id, router, dispatch, buffer_size=buffer_size)
+        # The pipe's consumers are children of the run's group; they are shielded,
+        # so the events of a failing or cancelled run still reach every handler.
+        async with anyio.create_task_group() as tg:
+            pipe = EventPipe(run_id, router, tg, buffer_size=buffer_size)
             if on_open is not None:
                 on_open(pipe)
+            run = Run(run_id, pipe)
+            token = _current_run.set(run)
+            # Handlers run in the run's own context, not in that of whichever event
+            # happened to open their lane (its task, step and span).
+            pipe.handler_context = copy_context()
             try:
-                result = await _run_body(body, pipe, run_id, None)
+                result = await body(run)
             except BaseException as exc:
                 await pipe.aclose(cancelled=isinstance(exc, anyio.get_cancelled_exc_class()))
                 raise
+            finally:
+                _current_run.reset(token)
             await pipe.aclose()
             return result
     except BaseExceptionGroup as group:
         raise unwrap_group(group) from None
     raise AssertionError("unreachable")  # pragma: no cover - for type checkers
+
+
+async def _run_child(body: Callable[[Run], Awaitable[T]], parent: Run) -> T:
+    run = Run(parent.run_id, parent.pipe, parent)
+    with bind(_current_run, run):
+        try:
+            return await body(run)
+        except BaseExceptionGroup as group:
+            raise unwrap_group(group) from None
 
 
 class _ChildSubscriptions:
@@ -257,23 +299,3 @@ class _ChildSubscriptions:
     async def end(self) -> None:
         for send in self._sends:
             await self._pipe.end_subscription(send)
-
-
-async def _run_body(
-    body: Callable[[Run], Awaitable[T]], pipe: EventPipe, run_id: str, parent: Run | None
-) -> T:
-    try:
-        async with anyio.create_task_group() as tg:
-            run = Run(run_id, pipe, tg.cancel_scope, tg, parent)
-            token = _current_run.set(run)
-            if parent is None:
-                # Handlers run in the run's own context, not in that of whichever
-                # event happened to open their lane (its task, step and span).
-                pipe.handler_context = copy_context()
-            try:
-                return await body(run)
-            finally:
-                _current_run.reset(token)
-    except BaseExceptionGroup as group:
-        raise unwrap_group(group) from None
-    raise AssertionError("unreachable")  # pragma: no cover - for type checkers

@@ -163,14 +163,14 @@ class SimulatorAdapter(LLMAdapter):
         self._lock = threading.Lock()
         self._next_reply = 0
 
-    async def _reply(
+    def _reply(
         self, messages: list[Message], tools: list[dict[str, Any]] | None
-    ) -> str | list[ToolCall]:
+    ) -> str | list[ToolCall] | Awaitable[Any]:
+        # Synchronous, so the common replies cost no coroutine; only an async
+        # responder's answer comes back as something to await.
         if self.responder is not None:
             reply = self.responder(messages)
-            if inspect.isawaitable(reply):
-                reply = await reply
-            return str(reply)
+            return reply if inspect.isawaitable(reply) else str(reply)
         if self.tool_calls is not None:
             step = sum(1 for message in messages if message.get("role") == "assistant")
             if step < len(self.tool_calls):
@@ -208,7 +208,9 @@ class SimulatorAdapter(LLMAdapter):
     ) -> LLMResponse:
         # response_format is not enforced: the agent validates the text, so scripted
         # replies can exercise both the good and the bad answers.
-        reply = await self._reply(messages, tools)
+        reply = self._reply(messages, tools)
+        if not isinstance(reply, str | list):
+            reply = str(await reply)
         if isinstance(reply, list):
             return await self._tool_call_reply(reply, stream, on_chunk)
         text = reply

@@ -16,7 +16,7 @@ from ._callbacks import crew_callbacks
 from ._hierarchical import assign, task_tools
 from ._interpolate import validate_inputs
 from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff, callback_inputs
-from ._task_control import produce_output
+from ._task_control import agent_answer, produce_output, task_output
 from ._user_code import call_user as _call_user
 from ._verbose import clip, say
 from .agent import Agent, AgentPersona
@@ -267,7 +267,7 @@ def _context_text(outputs: Sequence[TaskOutput | None], indices: Sequence[int]) 
     )
 
 
-def _context_of(plan: TaskPlan, running: list[int]) -> tuple[int, ...]:
+def _context_of(plan: TaskPlan, running: Sequence[int]) -> tuple[int, ...]:
     """The tasks whose outputs *plan* sees.
 
     Its explicit context, else every earlier task except async tasks still running
@@ -288,6 +288,18 @@ async def _execute_tasks(
     """
     outputs = record.outputs
     todo = [plan for plan in plans if outputs[plan.index] is None]
+    if any(plan.task.async_execution for plan in todo):
+        await _execute_with_async_tasks(todo, verbose, record)
+    else:  # all synchronous: no task group needed
+        for plan in todo:
+            await _perform_in_order(plan, _context_of(plan, ()), verbose, record)
+    assert all(output is not None for output in outputs)
+    return [output for output in outputs if output is not None]
+
+
+async def _execute_with_async_tasks(
+    todo: list[TaskPlan], verbose: bool, record: KickoffRecord
+) -> None:
     finished = {plan.index: anyio.Event() for plan in todo if plan.task.async_execution}
     pending: list[int] = []
 
@@ -297,18 +309,6 @@ async def _execute_tasks(
                 await finished[index].wait()
         await _perform(plan, context, verbose, record)
         finished[plan.index].set()
-
-    def run_in_order(plan: TaskPlan, context: tuple[int, ...]) -> Awaitable[None]:
-        # Earlier tasks are all done here: a ConditionalTask is never async and the
-        # async tasks before a synchronous one are joined first.
-        if isinstance(plan.task, ConditionalTask):
-            return _perform_conditional(plan, context, verbose, record)
-        return _perform(plan, context, verbose, record)
-
-    if not finished:  # all synchronous: no task group needed
-        for plan in todo:
-            await run_in_order(plan, _context_of(plan, pending))
-        return [output for output in outputs if output is not None]
 
     try:
         async with anyio.create_task_group() as tg:
@@ -321,11 +321,19 @@ async def _execute_tasks(
                 for index in pending:
                     await finished[index].wait()
                 pending.clear()
-                await run_in_order(plan, _context_of(plan, pending))
+                await _perform_in_order(plan, _context_of(plan, pending), verbose, record)
     except BaseExceptionGroup as group:
         raise runtime.unwrap_group(group) from None
-    assert all(output is not None for output in outputs)
-    return [output for output in outputs if output is not None]
+
+
+def _perform_in_order(
+    plan: TaskPlan, context: tuple[int, ...], verbose: bool, record: KickoffRecord
+) -> Awaitable[None]:
+    # Earlier tasks are all done here: a ConditionalTask is never async and the
+    # async tasks before a synchronous one are joined first.
+    if isinstance(plan.task, ConditionalTask):
+        return _perform_conditional(plan, context, verbose, record)
+    return _perform(plan, context, verbose, record)
 
 
 async def _perform_conditional(
@@ -357,7 +365,12 @@ async def _perform(
         started_id = await emit_lazy(task, TaskStartedEvent, context=context or None)
         try:
             with runtime.span(started_id):
-                output = await produce_output(plan, context, verbose)
+                # The public fields, not guardrail_checks: a pydantic private
+                # attribute costs microseconds to read.
+                if task.guardrail is not None or task.guardrails or task.human_input:
+                    output = await produce_output(plan, context, verbose)
+                else:  # the agent's answer as it stands: one coroutine less
+                    output = task_output(plan, await agent_answer(plan, context, None))
                 await after_task(task, output, plan.output_file)
         except anyio.get_cancelled_exc_class():
             await emit_shielded(task, TaskCancelledEvent(started_event_id=started_id))

@@ -42,8 +42,6 @@ async def produce_output(plan: TaskPlan, context: str, verbose: bool) -> TaskOut
             does not fit the task's output model.
     """
     task = plan.task
-    if not task.guardrail_checks and not task.human_input:
-        return task_output(plan, await _answer(plan, context, None))
     retries = [0] * len(task.guardrail_checks)
     feedback_note: str | None = None
     revisions = 0
@@ -90,11 +88,16 @@ async def _checked_answer(
 
 
 async def _attempt(plan: TaskPlan, context: str, note: str | None) -> TaskOutput:
-    return task_output(plan, await _answer(plan, context, note))
+    return task_output(plan, await agent_answer(plan, context, note))
 
 
-def _answer(plan: TaskPlan, context: str, note: str | None) -> Coroutine[Any, Any, AgentAnswer]:
-    # The agent's coroutine itself, for the caller to await: one level less.
+def agent_answer(
+    plan: TaskPlan, context: str, note: str | None
+) -> Coroutine[Any, Any, AgentAnswer]:
+    """The agent's coroutine for one attempt at the task (with *note* appended).
+
+    Handed back for the caller to await: one coroutine level less.
+    """
     return plan.agent.aexecute_task(
         plan.persona,
         description=plan.description if note is None else f"{plan.description}\n\n{note}",

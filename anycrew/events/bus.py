@@ -68,6 +68,7 @@ class _Route:
     sync: list[_Registration]
     async_: list[_Registration]
     filtered: bool  # some registration is limited to one run
+    any: bool  # some registration at all
     sync_handlers: tuple[SyncHandler, ...]  # the handlers, when none is filtered
     async_handlers: tuple[AsyncHandler, ...]
 
@@ -121,6 +122,7 @@ class HandlerRegistry:
                     sync,
                     async_,
                     any(r.run_id is not None for r in found),
+                    bool(found),
                     tuple(r.handler for r in sync),
                     tuple(r.handler for r in async_),
                 )
@@ -129,8 +131,8 @@ class HandlerRegistry:
 
     def routes(self, event_type: type) -> bool:
         """Whether any handler is registered for events of *event_type*."""
-        route = self._lookup(event_type)
-        return bool(route.sync or route.async_)
+        route = self._cache.get(event_type) or self._lookup(event_type)
+        return route.any
 
     def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
         """The sync and async handlers that *event* must reach, in registration order."""

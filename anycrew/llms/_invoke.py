@@ -162,14 +162,12 @@ async def _invoke(
         raise
     usage = _usage.get()
     if usage is not None:
-        usage.add_usage_metrics(
-            UsageMetrics(
-                total_tokens=response.total_tokens,
-                prompt_tokens=response.prompt_tokens,
-                cached_prompt_tokens=response.cached_prompt_tokens,
-                completion_tokens=response.completion_tokens,
-                successful_requests=1,
-            )
+        usage.add_counts(
+            total_tokens=response.total_tokens,
+            prompt_tokens=response.prompt_tokens,
+            cached_prompt_tokens=response.cached_prompt_tokens,
+            completion_tokens=response.completion_tokens,
+            successful_requests=1,
         )
     await emit_lazy(
         source,

@@ -271,10 +271,11 @@ class EventPipe:
 
         A subscriber of its channel, or a handler for its class.
         """
-        channel = getattr(event_type, "channel", None)
-        for channels, _ in self._subscribers:
-            if channels is None or channel in channels:
-                return True
+        if self._subscribers:
+            channel = getattr(event_type, "channel", None)
+            for channels, _ in self._subscribers:
+                if channels is None or channel in channels:
+                    return True
         return self._router.routes(event_type)
 
     @property

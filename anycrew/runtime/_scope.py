@@ -156,8 +156,10 @@ def wants(event_type: type) -> bool:
     False outside a run on this thread's loop is never answered: emitting there
     raises, so the caller should build the event and find out.
     """
-    run = current_run()
-    return True if run is None else run.pipe.wants(event_type)
+    run = _current_run.get()
+    if run is None or run.thread_id != threading.get_ident():
+        return True
+    return run.pipe.wants(event_type)
 
 
 def emit_from_thread(source: Any, event: Stampable) -> bool:

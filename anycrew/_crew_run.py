@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 
 from . import runtime
@@ -131,6 +132,7 @@ def run_crew(
     planned: tuple[dict[str, Any], list[TaskPlan]] | None = None,
     record: KickoffRecord | None = None,
     on_record: Callable[[KickoffRecord], None] | None = None,
+    task_group: anyio.abc.TaskGroup | None = None,
 ) -> Coroutine[Any, Any, CrewOutput]:
     """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
 
@@ -139,6 +141,8 @@ def run_crew(
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
     *record* is a replay's: the plan, with the restored outputs filled in.
     *on_record* is called with the kickoff's record (its outputs and durations).
+    *task_group* is the caller's, for the run's event consumers (see
+    :func:`runtime.open_run`).
 
     Plans before it returns the run's coroutine, so bad inputs raise here, before
     anything is awaited.
@@ -157,7 +161,7 @@ def run_crew(
     if on_record is not None and record is not None:
         on_record(record)
     if on_open is None:
-        return runtime.open_run(body, router=router)
+        return runtime.open_run(body, router=router, task_group=task_group)
     return _open_streamed_run(body, router, on_open)
 
 
@@ -216,7 +220,16 @@ async def _execute_crew(
             rate_limited(crew._rpm) if crew.max_rpm is not None else None,
             crew_callbacks(crew.task_callback, crew.step_callback),
         ):
-            outputs = await _execute_tasks(plans, crew.verbose, record)
+            # Tasks whose output is in the record already (restored by a replay)
+            # do not run.
+            todo = [plan for plan in plans if record.outputs[plan.index] is None]
+            if any(plan.task.async_execution for plan in todo):
+                await _execute_with_async_tasks(todo, crew.verbose, record)
+            else:  # all synchronous, run here: no task group, no coroutine level
+                for plan in todo:
+                    await _perform_in_order(plan, _context_of(plan, ()), crew.verbose, record)
+            outputs = [output for output in record.outputs if output is not None]
+            assert len(outputs) == len(plans)
             last = _final_output(outputs)
             result = CrewOutput(
                 raw=last.raw,
@@ -278,28 +291,10 @@ def _context_of(plan: TaskPlan, running: Sequence[int]) -> tuple[int, ...]:
     return tuple(index for index in range(plan.index) if index not in running)
 
 
-async def _execute_tasks(
-    plans: list[TaskPlan], verbose: bool, record: KickoffRecord
-) -> list[TaskOutput]:
-    """Run the tasks in order; async ones as child tasks, joined by the next sync one.
-
-    Outputs go into ``record.outputs``; tasks whose output is there already (restored
-    by a replay) do not run.
-    """
-    outputs = record.outputs
-    todo = [plan for plan in plans if outputs[plan.index] is None]
-    if any(plan.task.async_execution for plan in todo):
-        await _execute_with_async_tasks(todo, verbose, record)
-    else:  # all synchronous: no task group needed
-        for plan in todo:
-            await _perform_in_order(plan, _context_of(plan, ()), verbose, record)
-    assert all(output is not None for output in outputs)
-    return [output for output in outputs if output is not None]
-
-
 async def _execute_with_async_tasks(
     todo: list[TaskPlan], verbose: bool, record: KickoffRecord
 ) -> None:
+    """Run the tasks in order; async ones as child tasks, joined by the next sync one."""
     finished = {plan.index: anyio.Event() for plan in todo if plan.task.async_execution}
     pending: list[int] = []
 

@@ -213,7 +213,17 @@ class Agent(BaseModel):
             try:
                 with runtime.span(started_id):
                     if self.max_execution_time is None and output_model is None:
-                        answer = AgentAnswer(await self._loop(llm, messages, task_tools))
+                        if task_tools:
+                            text = await self._loop(llm, messages, task_tools)
+                        else:  # one call, made here: a coroutine level less
+                            response = await invoke_llm(llm, messages, source=self)
+                            on_step = self._on_step()
+                            text = (
+                                final_answer(response.text)
+                                if on_step is None
+                                else await _finish(on_step, response.text)
+                            )
+                        answer = AgentAnswer(text)
                     else:
                         answer = await self._run_with_deadline(
                             llm, messages, persona.role, task_name, output_model, task_tools

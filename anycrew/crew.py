@@ -556,12 +556,16 @@ async def _for_each(
 
     async def one(position: int, item: Mapping[str, Any]) -> None:
         try:
+            # The copies' runs keep their event consumers in this group, not in a
+            # group each.
             if limiter is None:
-                results[position] = await run_crew(crew, item, router, planned=planned[position])
+                results[position] = await run_crew(
+                    crew, item, router, planned=planned[position], task_group=tg
+                )
             else:
                 async with limiter:
                     results[position] = await run_crew(
-                        crew, item, router, planned=planned[position]
+                        crew, item, router, planned=planned[position], task_group=tg
                     )
         except Exception as exc:
             if not failure:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 from anycrew import runtime
@@ -278,3 +279,47 @@ def test_bind_all_sets_in_order_resets_in_reverse_and_skips_none() -> None:
     assert (first.get(), second.get()) == (0, 0)
     with pytest.raises(RuntimeError, match="only once"), block:
         pass
+
+
+async def test_runs_sharing_a_caller_group_deliver_everything_before_returning() -> None:
+    """Runs given the caller's task group keep their consumers there, and still
+    return only once every handler has seen every one of their events."""
+    seen: dict[str, list[int]] = {}
+
+    async def slow(source: Any, event: Ping) -> None:
+        await anyio.sleep(0)
+        seen.setdefault(event.run_id or "", []).append(event.n)
+
+    returned: dict[str, list[int]] = {}
+
+    async def body(run: Run) -> str:
+        for n in range(40):
+            await runtime.emit(None, Ping(n=n))
+        return run.run_id
+
+    async def one(tg: anyio.abc.TaskGroup) -> None:
+        run_id = await runtime.open_run(
+            body, router=Router(async_=[slow]), buffer_size=2, task_group=tg
+        )
+        returned[run_id] = list(seen[run_id])  # what the handler had seen on return
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(one, tg)
+    assert len(returned) == 3
+    assert all(got == list(range(40)) for got in returned.values())
+
+
+async def test_a_run_in_a_caller_group_raises_its_error_unwrapped() -> None:
+    async def body(run: Run) -> None:
+        async with anyio.create_task_group() as inner:
+
+            async def fail() -> None:
+                raise KeyError("inner")
+
+            inner.start_soon(fail)
+            await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as tg:
+        with pytest.raises(KeyError, match="inner"):
+            await runtime.open_run(body, router=Router(), task_group=tg)

@@ -1,5 +1,7 @@
 """Run scopes: every kickoff is a task group with a run id and a pipe.
 
+(The copies of ``kickoff_for_each`` share the group that holds them.)
+
 :func:`open_run` runs a body inside a fresh run and binds it to a context variable,
 so anything inside (an agent step, a tool, an LLM adapter) finds its run with
 :func:`current_run` and emits into its pipe with :func:`emit`. A run opened while
@@ -212,13 +214,14 @@ def unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group
 
 
-async def open_run(
+def open_run(
     body: Callable[[Run], Awaitable[T]],
     *,
     router: Router,
     buffer_size: int = DEFAULT_BUFFER_SIZE,
     on_open: OnOpen | None = None,
-) -> T:
+    task_group: anyio.abc.TaskGroup | None = None,
+) -> Coroutine[Any, Any, T]:
     """Run *body* inside a new run scope and return its result.
 
     A run is one task group: the body runs as its host, inside the group's cancel
@@ -229,59 +232,90 @@ async def open_run(
     then returns or re-raises. A single error is raised as itself, never wrapped in
     an exception group; cancellation propagates unchanged.
 
+    *task_group* is a group of the caller's that outlives the run, for the pipe's
+    consumers: runs started side by side from one group (``kickoff_for_each``) then
+    need no group each. The run still waits for its consumers before it returns.
+
     *on_open* is called with the run's pipe before the first event, so a stream
     session can subscribe to all of it. A run opened inside another (a crew inside a
     flow) is a child: it shares the parent's pipe and run id, and needs no task
     group of its own; *on_open* then sees that pipe from this point on.
+
+    A plain function handing back the run's coroutine, to be awaited at once: it
+    finds the enclosing run when called, and saves a coroutine level per run.
     """
     parent = current_run()
     if parent is not None:
-        if on_open is None:
-            return await _run_child(body, parent)
-        # A session on a child run reads the parent's pipe, from now until the
-        # child's body ends (not until the parent's run does).
-        subscriptions = _ChildSubscriptions(parent.pipe)
-        on_open(subscriptions)
-        try:
-            return await _run_child(body, parent)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await subscriptions.end()
-
+        return _run_child(body, parent, on_open)
     run_id = new_hex_id()
+    if task_group is not None:
+        return _run_top(body, run_id, router, task_group, buffer_size, on_open)
+    return _run_in_own_group(body, run_id, router, buffer_size, on_open)
+
+
+async def _run_in_own_group(
+    body: Callable[[Run], Awaitable[T]],
+    run_id: str,
+    router: Router,
+    buffer_size: int,
+    on_open: OnOpen | None,
+) -> T:
     try:
         # The pipe's consumers are children of the run's group; they are shielded,
         # so the events of a failing or cancelled run still reach every handler.
         async with anyio.create_task_group() as tg:
-            pipe = EventPipe(run_id, router, tg, buffer_size=buffer_size)
-            if on_open is not None:
-                on_open(pipe)
-            run = Run(run_id, pipe)
-            token = _current_run.set(run)
-            # Handlers run in the run's own context, not in that of whichever event
-            # happened to open their lane (its task, step and span).
-            pipe.handler_context = copy_context()
-            try:
-                result = await body(run)
-            except BaseException as exc:
-                await pipe.aclose(cancelled=isinstance(exc, anyio.get_cancelled_exc_class()))
-                raise
-            finally:
-                _current_run.reset(token)
-            await pipe.aclose()
-            return result
+            return await _run_top(body, run_id, router, tg, buffer_size, on_open)
     except BaseExceptionGroup as group:
         raise unwrap_group(group) from None
     raise AssertionError("unreachable")  # pragma: no cover - for type checkers
 
 
-async def _run_child(body: Callable[[Run], Awaitable[T]], parent: Run) -> T:
+async def _run_top(
+    body: Callable[[Run], Awaitable[T]],
+    run_id: str,
+    router: Router,
+    task_group: anyio.abc.TaskGroup,
+    buffer_size: int,
+    on_open: OnOpen | None,
+) -> T:
+    pipe = EventPipe(run_id, router, task_group, buffer_size=buffer_size)
+    if on_open is not None:
+        on_open(pipe)
+    run = Run(run_id, pipe)
+    token = _current_run.set(run)
+    # Handlers run in the run's own context, not in that of whichever event
+    # happened to open their lane (its task, step and span).
+    pipe.handler_context = copy_context()
+    try:
+        result = await body(run)
+    except BaseException as exc:
+        await pipe.aclose(cancelled=isinstance(exc, anyio.get_cancelled_exc_class()))
+        if isinstance(exc, BaseExceptionGroup):
+            raise unwrap_group(exc) from None
+        raise
+    finally:
+        _current_run.reset(token)
+    await pipe.aclose()
+    return result
+
+
+async def _run_child(body: Callable[[Run], Awaitable[T]], parent: Run, on_open: OnOpen | None) -> T:
     run = Run(parent.run_id, parent.pipe, parent)
-    with bind(_current_run, run):
-        try:
+    subscriptions = None
+    if on_open is not None:
+        # A session on a child run reads the parent's pipe, from now until the
+        # child's body ends (not until the parent's run does).
+        subscriptions = _ChildSubscriptions(parent.pipe)
+        on_open(subscriptions)
+    try:
+        with bind(_current_run, run):
             return await body(run)
-        except BaseExceptionGroup as group:
-            raise unwrap_group(group) from None
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+    finally:
+        if subscriptions is not None:
+            with anyio.CancelScope(shield=True):
+                await subscriptions.end()
 
 
 class _ChildSubscriptions:

@@ -3,30 +3,69 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from .. import runtime
 from .base import BaseEvent, new_event_id
 
 
-@dataclass(slots=True)
 class StepObjects:
-    """The crew, task and agent objects of the step in progress (what hooks see).
+    """The step in progress: its event labels and its crew, task and agent objects.
 
-    ``llm_calls`` counts the LLM calls made so far in the agent's step.
+    Hooks see ``crew``, ``task``, ``agent`` and ``llm_calls``, the LLM calls made so
+    far in the agent's step. One object per level (crew, task, agent) carries both
+    the labels stamped on events and the objects, so a level costs one context
+    variable and one object.
     """
 
-    crew: Any = None
-    task: Any = None
-    agent: Any = None
-    llm_calls: int = 0
+    __slots__ = (
+        "_counter",
+        "_llm_calls",
+        "agent",
+        "agent_id",
+        "agent_role",
+        "crew",
+        "task",
+        "task_id",
+        "task_name",
+    )
+
+    def __init__(
+        self,
+        task_id: str | None = None,
+        task_name: str | None = None,
+        agent_id: str | None = None,
+        agent_role: str | None = None,
+        crew: Any = None,
+        task: Any = None,
+        agent: Any = None,
+        counter: StepObjects | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.task_name = task_name
+        self.agent_id = agent_id
+        self.agent_role = agent_role
+        self.crew = crew
+        self.task = task
+        self.agent = agent
+        # The step whose count of LLM calls this one shares (None: its own), so a
+        # level that only relabels keeps counting the agent's calls.
+        self._counter = counter
+        self._llm_calls = 0
+
+    @property
+    def llm_calls(self) -> int:
+        """The LLM calls made so far in the agent's step."""
+        return (self._counter or self)._llm_calls
+
+    def count_llm_call(self) -> None:
+        """Count one more LLM call in the agent's step."""
+        (self._counter or self)._llm_calls += 1
 
 
-_Step = tuple[str | None, str | None, str | None, str | None, StepObjects | None]
-
-# (task_id, task_name, agent_id, agent_role, objects) of the step in progress.
-_step: ContextVar[_Step] = ContextVar("anycrew_step", default=(None, None, None, None, None))
+# The step in progress, if any.
+_step: ContextVar[StepObjects | None] = ContextVar("anycrew_step", default=None)
+_NO_STEP = StepObjects()
 
 
 def step_context(
@@ -38,58 +77,62 @@ def step_context(
     crew: Any = None,
     task: Any = None,
     agent: Any = None,
-) -> runtime.bind[_Step]:
+) -> runtime.bind[StepObjects | None]:
     """Label the events emitted inside the block with this task and agent.
 
     *crew*, *task* and *agent* are the objects themselves, for hooks; a new agent
     starts a new count of LLM calls.
     """
-    old = _step.get()
-    objects = old[4]
-    if crew is not None or task is not None or agent is not None:
-        before = objects or StepObjects()
-        objects = StepObjects(
-            crew if crew is not None else before.crew,
-            task if task is not None else before.task,
-            agent if agent is not None else before.agent,
-            0 if agent is not None else before.llm_calls,
-        )
+    old = _step.get() or _NO_STEP
     return runtime.bind(
         _step,
-        (task_id or old[0], task_name or old[1], agent_id or old[2], agent_role or old[3], objects),
+        StepObjects(
+            task_id or old.task_id,
+            task_name or old.task_name,
+            agent_id or old.agent_id,
+            agent_role or old.agent_role,
+            crew if crew is not None else old.crew,
+            task if task is not None else old.task,
+            agent if agent is not None else old.agent,
+            # A new agent counts afresh; otherwise the count goes on where it is kept.
+            None if agent is not None or old is _NO_STEP else (old._counter or old),
+        ),
     )
 
 
 def count_llm_call() -> None:
     """Count one more LLM call in the agent's step in progress (if any)."""
-    objects = _step.get()[4]
-    if objects is not None:
-        objects.llm_calls += 1
+    step = _step.get()
+    if step is not None:
+        step.count_llm_call()
 
 
 def step_objects() -> StepObjects | None:
     """The crew, task and agent of the step in progress (None outside any)."""
-    return _step.get()[4]
+    return _step.get()
 
 
 def step_agent_role() -> str | None:
     """The (interpolated) role of the agent of the step in progress, if any."""
-    return _step.get()[3]
+    step = _step.get()
+    return None if step is None else step.agent_role
 
 
 def _label(event: BaseEvent) -> None:
     # Written straight into the model's dict: these are plain, already-valid
     # values, and pydantic's __setattr__ would cost more than the rest of emission.
+    step = _step.get()
+    if step is None:
+        return
     fields = event.__dict__
-    task_id, task_name, agent_id, agent_role, _ = _step.get()
     if fields["task_id"] is None:
-        fields["task_id"] = task_id
+        fields["task_id"] = step.task_id
     if fields["task_name"] is None:
-        fields["task_name"] = task_name
+        fields["task_name"] = step.task_name
     if fields["agent_id"] is None:
-        fields["agent_id"] = agent_id
+        fields["agent_id"] = step.agent_id
     if fields["agent_role"] is None:
-        fields["agent_role"] = agent_role
+        fields["agent_role"] = step.agent_role
 
 
 async def emit(source: Any, event: BaseEvent) -> BaseEvent:
@@ -108,7 +151,8 @@ async def emit_shielded(source: Any, event: BaseEvent) -> BaseEvent:
 
 def current_agent_id() -> str | None:
     """The id of the agent whose step is in progress here, if any."""
-    return _step.get()[2]
+    step = _step.get()
+    return None if step is None else step.agent_id
 
 
 async def emit_lazy(source: Any, event_type: type[BaseEvent], /, **fields: Any) -> str:

@@ -253,12 +253,17 @@ class EventPipe:
         self._last_id: str | None = None
         self._sync_lane: _Lane | None = None
         self._async_lane: _Lane | None = None
-        self._subscribers: list[tuple[frozenset[str] | None, MemoryObjectSendStream[Any]]] = []
+        # Replaced, never changed in place: most runs have none, and an empty tuple
+        # costs the garbage collector nothing.
+        self._subscribers: tuple[
+            tuple[frozenset[str] | None, MemoryObjectSendStream[Any]], ...
+        ] = ()
         #: The context handler lanes start in (set by the run scope).
         self.handler_context: Context | None = None
         self._closed = False
-        # The ordered backlog used while some lane is full (see the class docs).
-        self._backlog: deque[tuple[MemoryObjectSendStream[Any], Any]] = deque()
+        # The ordered backlog used while some lane is full (see the class docs);
+        # made when first needed.
+        self._backlog: deque[tuple[MemoryObjectSendStream[Any], Any]] | None = None
         self._queued = 0
         self._flushed = 0
         # Created only when someone has to wait: most runs never need them.
@@ -348,6 +353,8 @@ class EventPipe:
                 except anyio.BrokenResourceError:
                     self._unsubscribe(send)  # the subscriber closed its end
                     continue
+            if backlog is None:
+                backlog = self._backlog = deque()
             backlog.append((send, item))
             self._queued += 1
         if not backlog:
@@ -365,6 +372,7 @@ class EventPipe:
         # One task per pipe, started the first time a lane fills up; it sleeps while
         # the backlog is empty and ends when the pipe closes.
         backlog = self._backlog
+        assert backlog is not None  # the flusher starts once something is queued
         while True:
             while backlog:
                 send, item = backlog[0]
@@ -451,7 +459,7 @@ class EventPipe:
         if size < 1:
             raise ValueError(f"subscription buffer_size must be at least 1, got {size}")
         send, receive = anyio.create_memory_object_stream[Any](size)
-        self._subscribers.append((channels, send))
+        self._subscribers = (*self._subscribers, (channels, send))
         return send, receive
 
     async def end_subscription(self, send: MemoryObjectSendStream[Any]) -> None:
@@ -460,13 +468,13 @@ class EventPipe:
         Used for a subscription to a child run, which ends with the child while the
         pipe (the parent's) goes on.
         """
-        while any(target is send for target, _ in self._backlog):
+        while any(target is send for target, _ in self._backlog or ()):
             await self._wait_progress()
         self._unsubscribe(send)
 
     def _unsubscribe(self, send: MemoryObjectSendStream[Any]) -> None:
         # A subscriber that closed its receive stream is gone; the run goes on.
-        self._subscribers = [(c, s) for c, s in self._subscribers if s is not send]
+        self._subscribers = tuple((c, s) for c, s in self._subscribers if s is not send)
         send.close()
 
     async def aclose(self, *, cancelled: bool = False) -> None:

@@ -43,7 +43,12 @@ def test_bench_all_scenarios_all_backends(tmp_path: Path) -> None:
     assert document["benchmark"] == "anycrew bench"
     assert set(document["machine"]) >= {"cpus", "platform", "python", "anyio", "trio", "pydantic"}
     assert set(document["scenarios"]) == SCENARIOS
-    assert document["settings"] == {"quick": True, "fanout_n": [10], "latency": 0.05}
+    assert document["settings"] == {
+        "quick": True,
+        "fanout_n": [10],
+        "fanout_rounds": 1,
+        "latency": 0.05,
+    }
     backends = ["asyncio", "uvloop", "trio"]
     if importlib.util.find_spec("uvloop") is None:
         backends.remove("uvloop")

@@ -51,6 +51,11 @@ class Settings:
         return 200 if self.quick else 20_000
 
     @property
+    def fanout_rounds(self) -> int:
+        """Rounds of (floor, crews) per fanout N; the figures are their medians."""
+        return 1 if self.quick else 3
+
+    @property
     def cancel_crews(self) -> tuple[int, int]:
         """Crews cancelled at once: (akickoff, kickoff_async)."""
         return (20, 5) if self.quick else (1000, 50)

@@ -210,7 +210,12 @@ def document_of(
         "machine": machine(),
         "backends": list(ran),
         "scenarios": list(scenarios),
-        "settings": {"quick": args.quick, "fanout_n": list(fanout_ns), "latency": args.latency},
+        "settings": {
+            "quick": args.quick,
+            "fanout_n": list(fanout_ns),
+            "fanout_rounds": Settings("", quick=args.quick).fanout_rounds,
+            "latency": args.latency,
+        },
         "figures": [figure.as_dict() for figure in figures],
         "notes": list(notes),
     }

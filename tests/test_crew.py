@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from pydantic import ValidationError
 
@@ -289,6 +290,54 @@ async def test_for_each_keeps_input_order_and_limits_concurrency() -> None:
     results = await crew.akickoff_for_each([{"topic": str(i)} for i in range(6)], max_concurrency=2)
     assert [r.raw for r in results] == [f"Current Task: Step 1: study {i}" for i in range(6)]
     assert peak == 2
+
+
+async def test_for_each_lets_the_loop_run_while_it_starts_copies() -> None:
+    """A big fan-out does not hold the event loop until every copy has started:
+    other tasks run between batches of copies (here, copies that never sleep)."""
+    answered = 0
+
+    def responder(messages: list[dict[str, Any]]) -> str:
+        nonlocal answered
+        answered += 1
+        return "Final Answer: done"
+
+    crew = make_crew(1, llm=LLM(model="sim", responder=responder))
+    seen: list[int] = []
+    finished = False
+
+    async def watch() -> None:
+        while not finished:
+            seen.append(answered)
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        results = await crew.akickoff_for_each([{"topic": str(i)} for i in range(200)])
+        finished = True
+    assert len(results) == 200
+    # The watcher saw the fan-out part-way through, more than once.
+    assert len({count for count in seen if 0 < count < 200}) >= 3
+
+
+async def test_cancelling_a_fan_out_while_it_starts_copies_starts_no_more() -> None:
+    answered = 0
+    with anyio.CancelScope() as scope:
+
+        def responder(messages: list[dict[str, Any]]) -> str:
+            nonlocal answered
+            answered += 1
+            if answered == 40:  # in the second batch of copies
+                scope.cancel()
+            return "Final Answer: done"
+
+        crew = make_crew(1, llm=LLM(model="sim", responder=responder))
+        await crew.akickoff_for_each([{"topic": str(i)} for i in range(200)])
+    assert scope.cancelled_caught
+    for _ in range(20):
+        await anyio.lowlevel.checkpoint()
+    # The copies already started stop before their LLM call; no more are started.
+    assert answered == 40
 
 
 async def test_for_each_first_failure_cancels_the_rest(recorder: Recorder) -> None:

@@ -212,8 +212,7 @@ async def _execute_crew(
         # One block for the crew's six context variables: a run keeps one token
         # each for them rather than a context manager each.
         with runtime.bind_all(
-            runtime.span(started_id),
-            step_context(crew=crew),
+            step_context(crew=crew, span=started_id),
             collect_usage(usage),
             tool_state(crew.cache),
             # Reading a pydantic private attribute costs microseconds: only if set.
@@ -356,30 +355,50 @@ async def _perform(
     verbose = verbose or plan.agent.verbose
     if verbose:
         say(f"task {task.display_name!r} started by {plan.persona.role!r}")
-    with step_context(task_id=str(task.id), task_name=task.display_name, task=task):
-        started_id = await emit_lazy(task, TaskStartedEvent, context=context or None)
-        try:
-            with runtime.span(started_id):
-                # The public fields, not guardrail_checks: a pydantic private
-                # attribute costs microseconds to read.
-                if task.guardrail is not None or task.guardrails or task.human_input:
-                    output = await produce_output(plan, context, verbose)
-                else:  # the agent's answer as it stands: one coroutine less
-                    output = task_output(plan, await agent_answer(plan, context, None))
-                await after_task(task, output, plan.output_file)
-        except anyio.get_cancelled_exc_class():
-            await emit_shielded(task, TaskCancelledEvent(started_event_id=started_id))
-            raise
-        except Exception as exc:
-            await emit(
-                task, TaskFailedEvent(error=describe_error(exc), started_event_id=started_id)
-            )
-            raise
-        task.output = record.outputs[plan.index] = output
-        record.durations[plan.index] = time.perf_counter() - began
-        if verbose:
-            say(f"task {task.display_name!r} finished: {clip(output.raw)}")
-        await emit_lazy(task, TaskCompletedEvent, output=output, started_event_id=started_id)
+    # The task's own events are labelled here and emitted around its step; inside
+    # it, events carry its labels and nest under its started event (one span).
+    task_id, task_name = str(task.id), task.display_name
+    started_id = await emit_lazy(
+        task, TaskStartedEvent, task_id=task_id, task_name=task_name, context=context or None
+    )
+    try:
+        with step_context(task_id=task_id, task_name=task_name, task=task, span=started_id):
+            # The public fields, not guardrail_checks: a pydantic private attribute
+            # costs microseconds to read.
+            if task.guardrail is not None or task.guardrails or task.human_input:
+                output = await produce_output(plan, context, verbose)
+            else:  # the agent's answer as it stands: one coroutine less
+                output = task_output(plan, await agent_answer(plan, context, None))
+            await after_task(task, output, plan.output_file)
+    except anyio.get_cancelled_exc_class():
+        await emit_shielded(
+            task,
+            TaskCancelledEvent(started_event_id=started_id, task_id=task_id, task_name=task_name),
+        )
+        raise
+    except Exception as exc:
+        await emit(
+            task,
+            TaskFailedEvent(
+                error=describe_error(exc),
+                started_event_id=started_id,
+                task_id=task_id,
+                task_name=task_name,
+            ),
+        )
+        raise
+    task.output = record.outputs[plan.index] = output
+    record.durations[plan.index] = time.perf_counter() - began
+    if verbose:
+        say(f"task {task.display_name!r} finished: {clip(output.raw)}")
+    await emit_lazy(
+        task,
+        TaskCompletedEvent,
+        output=output,
+        started_event_id=started_id,
+        task_id=task_id,
+        task_name=task_name,
+    )
 
 
 async def _check_condition(plan: TaskPlan, previous: TaskOutput) -> bool:

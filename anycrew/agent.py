@@ -199,49 +199,64 @@ class Agent(BaseModel):
             context=context,
             output_schema=output_model.model_json_schema() if output_model else None,
         )
-        with runtime.bind_all(
-            step_context(agent_id=str(self.id), agent_role=persona.role, agent=self),
+        # The agent's own events are labelled here and emitted around its step;
+        # inside it, events carry its labels and nest under its started event.
+        agent_id, role = str(self.id), persona.role
+        started_id = await emit_lazy(
+            self,
+            AgentExecutionStartedEvent,
+            agent_id=agent_id,
+            agent_role=role,
+            task_prompt=messages[-1]["content"],
+            tools=[t.name for t in task_tools],
+        )
+        try:
+            step = step_context(agent_id=agent_id, agent_role=role, agent=self, span=started_id)
             # Reading a pydantic private attribute costs microseconds: only if set.
-            rate_limited(self._rpm) if self.max_rpm is not None else None,
-        ):
-            started_id = await emit_lazy(
-                self,
-                AgentExecutionStartedEvent,
-                task_prompt=messages[-1]["content"],
-                tools=[t.name for t in task_tools],
-            )
-            try:
-                with runtime.span(started_id):
-                    if self.max_execution_time is None and output_model is None:
-                        if task_tools:
-                            text = await self._loop(llm, messages, task_tools)
-                        else:  # one call, made here: a coroutine level less
-                            response = await invoke_llm(llm, messages, source=self)
-                            on_step = self._on_step()
-                            text = (
-                                final_answer(response.text)
-                                if on_step is None
-                                else await _finish(on_step, response.text)
-                            )
-                        answer = AgentAnswer(text)
-                    else:
-                        answer = await self._run_with_deadline(
-                            llm, messages, persona.role, task_name, output_model, task_tools
+            with step if self.max_rpm is None else runtime.bind_all(step, rate_limited(self._rpm)):
+                if self.max_execution_time is None and output_model is None:
+                    if task_tools:
+                        text = await self._loop(llm, messages, task_tools)
+                    else:  # one call, made here: a coroutine level less
+                        response = await invoke_llm(llm, messages, source=self)
+                        on_step = self._on_step()
+                        text = (
+                            final_answer(response.text)
+                            if on_step is None
+                            else await _finish(on_step, response.text)
                         )
-            except anyio.get_cancelled_exc_class():
-                await emit_shielded(self, AgentExecutionCancelledEvent(started_event_id=started_id))
-                raise
-            except Exception as exc:
-                await emit(
-                    self,
-                    AgentExecutionErrorEvent(
-                        error=describe_error(exc), started_event_id=started_id
-                    ),
-                )
-                raise
-            await emit_lazy(
-                self, AgentExecutionCompletedEvent, output=answer.text, started_event_id=started_id
+                    answer = AgentAnswer(text)
+                else:
+                    answer = await self._run_with_deadline(
+                        llm, messages, role, task_name, output_model, task_tools
+                    )
+        except anyio.get_cancelled_exc_class():
+            await emit_shielded(
+                self,
+                AgentExecutionCancelledEvent(
+                    started_event_id=started_id, agent_id=agent_id, agent_role=role
+                ),
             )
+            raise
+        except Exception as exc:
+            await emit(
+                self,
+                AgentExecutionErrorEvent(
+                    error=describe_error(exc),
+                    started_event_id=started_id,
+                    agent_id=agent_id,
+                    agent_role=role,
+                ),
+            )
+            raise
+        await emit_lazy(
+            self,
+            AgentExecutionCompletedEvent,
+            output=answer.text,
+            started_event_id=started_id,
+            agent_id=agent_id,
+            agent_role=role,
+        )
         return answer
 
     async def _run_with_deadline(

@@ -107,6 +107,32 @@ async def test_starting_events_are_parents(recorder: Recorder) -> None:
     assert isinstance(by_type["task_completed"], TaskCompletedEvent)
 
 
+async def test_failure_events_sit_beside_their_opening_events_with_its_labels(
+    recorder: Recorder,
+) -> None:
+    def responder(messages: list[dict[str, Any]]) -> str:
+        raise LookupError("no answer")
+
+    crew = make_crew(1, llm=LLM(model="sim", responder=responder))
+    with pytest.raises(LookupError):
+        await crew.akickoff({"topic": "fail"})
+    by_type = {e.type: e for e in recorder.events}
+    for closing, opening in [
+        ("agent_execution_error", "agent_execution_started"),
+        ("task_failed", "task_started"),
+        ("crew_kickoff_failed", "crew_kickoff_started"),
+    ]:
+        assert by_type[closing].parent_event_id == by_type[opening].parent_event_id
+        assert by_type[closing].started_event_id == by_type[opening].event_id
+        assert by_type[closing].task_name == by_type[opening].task_name
+        assert by_type[closing].agent_role == by_type[opening].agent_role
+    assert by_type["task_failed"].task_name == "step1"
+    assert by_type["task_failed"].agent_role is None
+    assert by_type["agent_execution_error"].agent_role == "Analyst of fail"
+    assert by_type["agent_execution_error"].task_name == "step1"
+    assert by_type["llm_call_failed"].parent_event_id == by_type["agent_execution_started"].event_id
+
+
 async def test_a_raising_handler_is_logged_and_changes_nothing(
     recorder: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:

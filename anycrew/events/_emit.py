@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
 from .. import runtime
 from .base import BaseEvent, new_event_id
 
 
-class StepObjects:
-    """The step in progress: its event labels and its crew, task and agent objects.
+class StepObjects(runtime.Span):
+    """The step in progress: its span, its event labels and its crew, task and agent.
 
     Hooks see ``crew``, ``task``, ``agent`` and ``llm_calls``, the LLM calls made so
-    far in the agent's step. One object per level (crew, task, agent) carries both
-    the labels stamped on events and the objects, so a level costs one context
-    variable and one object.
+    far in the agent's step. It is the run's span (see :class:`runtime.Span`): one
+    object per level (crew, task, agent) holds where events nest, the labels stamped
+    on them and the objects, so entering a level sets one context variable.
     """
 
     __slots__ = (
@@ -32,6 +31,7 @@ class StepObjects:
 
     def __init__(
         self,
+        event_id: str | None = None,
         task_id: str | None = None,
         task_name: str | None = None,
         agent_id: str | None = None,
@@ -41,6 +41,7 @@ class StepObjects:
         agent: Any = None,
         counter: StepObjects | None = None,
     ) -> None:
+        self.event_id = event_id
         self.task_id = task_id
         self.task_name = task_name
         self.agent_id = agent_id
@@ -49,9 +50,23 @@ class StepObjects:
         self.task = task
         self.agent = agent
         # The step whose count of LLM calls this one shares (None: its own), so a
-        # level that only relabels keeps counting the agent's calls.
+        # level that only relabels (or nests) keeps counting the agent's calls.
         self._counter = counter
         self._llm_calls = 0
+
+    def nested(self, event_id: str | None) -> StepObjects:
+        """The same step, with its events nested under *event_id*."""
+        return StepObjects(
+            event_id,
+            self.task_id,
+            self.task_name,
+            self.agent_id,
+            self.agent_role,
+            self.crew,
+            self.task,
+            self.agent,
+            self._counter or self,
+        )
 
     @property
     def llm_calls(self) -> int:
@@ -63,9 +78,9 @@ class StepObjects:
         (self._counter or self)._llm_calls += 1
 
 
-# The step in progress, if any.
-_step: ContextVar[StepObjects | None] = ContextVar("anycrew_step", default=None)
-_NO_STEP = StepObjects()
+def _current_step() -> StepObjects | None:
+    span = runtime.current_span()
+    return span if isinstance(span, StepObjects) else None
 
 
 def step_context(
@@ -77,16 +92,33 @@ def step_context(
     crew: Any = None,
     task: Any = None,
     agent: Any = None,
-) -> runtime.bind[StepObjects | None]:
+    span: str | None = None,
+) -> runtime.bind[runtime.Span | None]:
     """Label the events emitted inside the block with this task and agent.
 
     *crew*, *task* and *agent* are the objects themselves, for hooks; a new agent
-    starts a new count of LLM calls.
+    starts a new count of LLM calls. With *span* the events also nest under the
+    event of that id (the level's started event); otherwise they nest where they
+    did. Either way it is one context variable set.
     """
-    old = _step.get() or _NO_STEP
-    return runtime.bind(
-        _step,
+    current = runtime.current_span()
+    old = current if isinstance(current, StepObjects) else None
+    if old is None:
+        return runtime.enter_span(
+            StepObjects(
+                span if span is not None else (None if current is None else current.event_id),
+                task_id,
+                task_name,
+                agent_id,
+                agent_role,
+                crew,
+                task,
+                agent,
+            )
+        )
+    return runtime.enter_span(
         StepObjects(
+            span if span is not None else old.event_id,
             task_id or old.task_id,
             task_name or old.task_name,
             agent_id or old.agent_id,
@@ -95,34 +127,34 @@ def step_context(
             task if task is not None else old.task,
             agent if agent is not None else old.agent,
             # A new agent counts afresh; otherwise the count goes on where it is kept.
-            None if agent is not None or old is _NO_STEP else (old._counter or old),
-        ),
+            None if agent is not None else (old._counter or old),
+        )
     )
 
 
 def count_llm_call() -> None:
     """Count one more LLM call in the agent's step in progress (if any)."""
-    step = _step.get()
+    step = _current_step()
     if step is not None:
         step.count_llm_call()
 
 
 def step_objects() -> StepObjects | None:
     """The crew, task and agent of the step in progress (None outside any)."""
-    return _step.get()
+    return _current_step()
 
 
 def step_agent_role() -> str | None:
     """The (interpolated) role of the agent of the step in progress, if any."""
-    step = _step.get()
+    step = _current_step()
     return None if step is None else step.agent_role
 
 
 def _label(event: BaseEvent) -> None:
     # Written straight into the model's dict: these are plain, already-valid
     # values, and pydantic's __setattr__ would cost more than the rest of emission.
-    step = _step.get()
-    if step is None:
+    step = runtime.current_span()
+    if not isinstance(step, StepObjects):
         return
     fields = event.__dict__
     if fields["task_id"] is None:
@@ -151,7 +183,7 @@ async def emit_shielded(source: Any, event: BaseEvent) -> BaseEvent:
 
 def current_agent_id() -> str | None:
     """The id of the agent whose step is in progress here, if any."""
-    step = _step.get()
+    step = _current_step()
     return None if step is None else step.agent_id
 
 

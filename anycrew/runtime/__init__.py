@@ -28,6 +28,9 @@ from ._pipe import (
     RunFinishedError as RunFinishedError,
 )
 from ._pipe import (
+    Span as Span,
+)
+from ._pipe import (
     Stampable as Stampable,
 )
 from ._pipe import (
@@ -59,6 +62,9 @@ from ._scope import (
     current_run as current_run,
 )
 from ._scope import (
+    current_span as current_span,
+)
+from ._scope import (
     emit as emit,
 )
 from ._scope import (
@@ -66,6 +72,9 @@ from ._scope import (
 )
 from ._scope import (
     emit_shielded as emit_shielded,
+)
+from ._scope import (
+    enter_span as enter_span,
 )
 from ._scope import (
     open_run as open_run,

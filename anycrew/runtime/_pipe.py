@@ -142,7 +142,7 @@ def _deliver_sync_batch(batch: list[tuple[Sequence[SyncHandler], Any, Any]]) -> 
     try:
         for handlers, source, event in batch:
             # What a handler emits nests under the event it is handling.
-            token = current_parent.set(event.event_id)
+            token = current_parent.set(Span(event.event_id))
             try:
                 call_sync_handlers(handlers, source, event)
             finally:
@@ -208,8 +208,28 @@ class _Lane:
 # emits must not wait for room in the lane that is waiting for it.
 _in_lane: ContextVar[bool] = ContextVar("anycrew_in_lane", default=False)
 
-#: The id of the event that new events are nested under (see runtime.span).
-current_parent: ContextVar[str | None] = ContextVar("anycrew_parent_event", default=None)
+
+class Span:
+    """Where new events nest: under the event ``event_id`` (see runtime.span).
+
+    The domain layers subclass it to carry what else they label events with (the
+    step's task and agent), so that entering a step and nesting under its started
+    event is one context variable set, not two. ``nested`` gives the same span
+    under another event, keeping whatever a subclass carries.
+    """
+
+    __slots__ = ("event_id",)
+
+    def __init__(self, event_id: str | None) -> None:
+        self.event_id = event_id
+
+    def nested(self, event_id: str | None) -> Span:
+        """This span, under the event *event_id* instead."""
+        return Span(event_id)
+
+
+#: The span new events are nested under (see runtime.span).
+current_parent: ContextVar[Span | None] = ContextVar("anycrew_parent_event", default=None)
 
 _sync_handler_thread = threading.local()
 
@@ -422,7 +442,7 @@ class EventPipe:
         _in_lane.set(True)
         while batch := await receive_batch(receive, _MAX_BATCH):
             for handlers, source, event in batch:
-                current_parent.set(event.event_id)  # this task's own context
+                current_parent.set(Span(event.event_id))  # this task's own context
                 await call_async_handlers(handlers, source, event)
                 lane.finished += 1
             self._note_progress()

@@ -33,6 +33,7 @@ from ._pipe import (
     EventPipe,
     OnOpen,
     Router,
+    Span,
     Stampable,
     in_sync_handler,
 )
@@ -80,7 +81,18 @@ def current_run() -> Run | None:
 
 def current_parent_id() -> str | None:
     """The id of the event that new events are nested under."""
+    span = _current_parent.get()
+    return None if span is None else span.event_id
+
+
+def current_span() -> Span | None:
+    """The span new events are nested under (None at the top of a run)."""
     return _current_parent.get()
+
+
+def enter_span(span: Span) -> bind[Span | None]:
+    """Make *span* the one new events nest under, for the duration of a ``with`` block."""
+    return bind(_current_parent, span)
 
 
 class bind(Generic[V]):
@@ -129,9 +141,13 @@ class bind_all:
             token.var.reset(token)
 
 
-def span(event_id: str | None) -> bind[str | None]:
-    """Nest the events emitted inside the block under the event *event_id*."""
-    return bind(_current_parent, event_id)
+def span(event_id: str | None) -> bind[Span | None]:
+    """Nest the events emitted inside the block under the event *event_id*.
+
+    What the current span carries besides (a step's labels) stays as it is.
+    """
+    current = _current_parent.get()
+    return bind(_current_parent, Span(event_id) if current is None else current.nested(event_id))
 
 
 def emit(source: Any, event: Stampable) -> Coroutine[Any, Any, None]:
@@ -149,7 +165,8 @@ def emit(source: Any, event: Stampable) -> Coroutine[Any, Any, None]:
             f"{type(event).__name__} was emitted outside of a run; "
             "emit from inside a kickoff, or use event_bus.emit() for standalone events"
         )
-    return run.pipe.emit(source, event, _current_parent.get())
+    span = _current_parent.get()
+    return run.pipe.emit(source, event, None if span is None else span.event_id)
 
 
 def wants(event_type: type) -> bool:
@@ -176,7 +193,7 @@ def emit_from_thread(source: Any, event: Stampable) -> bool:
     run = _current_run.get()
     if run is None or run.thread_id == threading.get_ident():
         return False
-    parent = _current_parent.get()
+    parent = current_parent_id()
     if in_sync_handler():
         anyio.from_thread.run_sync(run.pipe.emit_nowait, source, event, parent, token=run.token)
     else:

@@ -5,9 +5,12 @@ For each N, in rounds: the wall time of N bare anyio tasks each sleeping
 inputs (one simulated LLM call each, sleeping ``latency``). Each round gives a
 ratio of the two taken back to back, so a machine that slows down for a while
 slows both; the figures are the medians over the rounds (and the best ratio).
-Also the peak RSS growth per crew in the first round (``ru_maxrss`` before and
-after, so N runs in ascending order) and the longest gap seen by a task ticking
-every 1 ms during any round (the worst event-loop stall).
+Also the longest gap seen by a task ticking every 1 ms during any round (the
+worst event-loop stall), and the memory of an in-flight crew: before the rounds,
+N crews are held inside their LLM call until the last one arrives, so all N are
+in flight at once (``kickoff_for_each`` starts copies in batches, so in the timed
+rounds early copies finish while later ones start); the peak RSS growth over
+that, divided by N, is the figure (``ru_maxrss``, so N runs in ascending order).
 """
 
 from __future__ import annotations
@@ -35,19 +38,40 @@ async def _crews_wall(n: int, latency: float, ticker: StallTicker) -> float:
     return wall
 
 
+async def _held_rss_per_crew(n: int) -> float | None:
+    """Peak RSS growth per crew while *n* crews are all in flight, in KB."""
+    before = peak_rss_kb()
+    if before is None:  # pragma: no cover - Windows
+        return None
+    arrived = 0
+    release = anyio.Event()
+
+    async def hold(messages: object) -> str:
+        nonlocal arrived
+        arrived += 1
+        if arrived == n:
+            release.set()
+        else:
+            await release.wait()
+        return "Final Answer: held"
+
+    crew = build_crew(1, responder=hold)
+    outputs = await crew.akickoff_for_each([{"topic": str(i)} for i in range(n)])
+    after = peak_rss_kb()
+    if not isinstance(outputs, list) or len(outputs) != n or after is None:
+        raise RuntimeError(f"fanout: expected {n} held crew outputs, got {outputs!r:.200}")
+    return (after - before) / n
+
+
 async def one(n: int, latency: float, rounds: int = 1) -> list[Figure]:
     """The figures for *n* crews, over *rounds* rounds."""
     floors: list[float] = []
     walls: list[float] = []
     ticker = StallTicker()
-    rss_before = rss_after = None
-    for round_ in range(rounds):
+    per_crew = await _held_rss_per_crew(n)
+    for _ in range(rounds):
         floors.append(await bare_sleepers(n, latency))
-        if round_ == 0:
-            rss_before = peak_rss_kb()
         walls.append(await _crews_wall(n, latency, ticker))
-        if round_ == 0:
-            rss_after = peak_rss_kb()
     ratios = [wall / floor for wall, floor in zip(walls, floors, strict=True)]
     label = f"n={n}"
     figures = [
@@ -62,8 +86,7 @@ async def one(n: int, latency: float, rounds: int = 1) -> list[Figure]:
         Figure("fanout", f"{label} ratio to floor, best round", round(min(ratios), 2), "x"),
         Figure("fanout", f"{label} max loop stall", round(ticker.longest * 1000, 2), "ms"),
     ]
-    if rss_before is not None and rss_after is not None:
-        per_crew = (rss_after - rss_before) / n
+    if per_crew is not None:
         figures.append(
             Figure("fanout", f"{label} peak RSS growth per crew", round(per_crew, 2), "KB")
         )

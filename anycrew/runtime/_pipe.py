@@ -511,6 +511,7 @@ class EventPipe:
         if self._flusher is None and self._sync_lane is None and self._async_lane is None:
             # Nothing was ever queued for a handler: no one to wait for.
             self._closed = True
+            self.handler_context = None  # see _close
             for _, subscriber in self._subscribers:
                 subscriber.close()
             return
@@ -530,6 +531,10 @@ class EventPipe:
             while not self._settled():
                 await self._wait_progress()
         self._closed = True
+        # The run's context holds the run, which holds this pipe: dropping it
+        # breaks the cycle, so a finished run is freed at once, not by the garbage
+        # collector.
+        self.handler_context = None
         if self._flush_wakeup is not None:
             self._flush_wakeup.set()
         lanes = [lane for lane in (self._flusher, self._sync_lane, self._async_lane) if lane]

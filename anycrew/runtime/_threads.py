@@ -430,6 +430,7 @@ async def run_in_worker(
 
     bridge = CancelBridge()
     done = False
+    finished = anyio.Event()
 
     def worker() -> T | _Cancelled:
         name, options = backend
@@ -438,8 +439,11 @@ async def run_in_worker(
         )
 
     async def forward_cancellation() -> None:
+        # Ends on its own when the thread is done (a task ended by cancellation
+        # leaves its exception and frames in a cycle for the garbage collector);
+        # only a cancellation of the caller reaches the finally early.
         try:
-            await anyio.sleep_forever()
+            await finished.wait()
         finally:
             if not done:
                 bridge.cancel()
@@ -452,7 +456,7 @@ async def run_in_worker(
             )
             done = True
         finally:
-            tg.cancel_scope.cancel()
+            finished.set()
     value = result.unwrap()
     if isinstance(value, _Cancelled):
         # Only the host cancels through the bridge, so this checkpoint raises.

@@ -565,17 +565,18 @@ async def _for_each(
     failure: list[Exception] = []
 
     async def one(position: int, item: Mapping[str, Any]) -> None:
+        # The copy owns its plan from here: a finished copy's plan is not kept
+        # until the last copy is done.
+        plan, planned[position] = planned[position], None
         try:
             # The copies' runs keep their event consumers in this group, not in a
             # group each.
             if limiter is None:
-                results[position] = await run_crew(
-                    crew, item, router, planned=planned[position], task_group=tg
-                )
+                results[position] = await run_crew(crew, item, router, planned=plan, task_group=tg)
             else:
                 async with limiter:
                     results[position] = await run_crew(
-                        crew, item, router, planned=planned[position], task_group=tg
+                        crew, item, router, planned=plan, task_group=tg
                     )
         except Exception as exc:
             if not failure:

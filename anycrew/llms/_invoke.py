@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .. import runtime
-from ..events._emit import count_llm_call, emit, emit_lazy
+from ..events._emit import count_llm_call, emit
 from ..events.base import new_event_id
 from ..events.bus import event_bus
 from ..events.llm_events import (
@@ -169,22 +169,27 @@ async def _invoke(
             completion_tokens=response.completion_tokens,
             successful_requests=1,
         )
-    await emit_lazy(
-        source,
-        LLMCallCompletedEvent,
-        model=llm.model,
-        call_id=call_id,
-        response=response.text
-        if not response.tool_calls
-        else [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls],
-        call_type=LLMCallType.TOOL_CALL if response.tool_calls else LLMCallType.LLM_CALL,
-        usage={
-            "prompt_tokens": response.prompt_tokens,
-            "completion_tokens": response.completion_tokens,
-            "total_tokens": response.total_tokens,
-        },
-        started_event_id=started_id,
-    )
+    if runtime.wants(LLMCallCompletedEvent):  # its fields are built only for a listener
+        await emit(
+            source,
+            LLMCallCompletedEvent(
+                model=llm.model,
+                call_id=call_id,
+                response=response.text
+                if not response.tool_calls
+                else [
+                    {"id": c.id, "name": c.name, "arguments": c.arguments}
+                    for c in response.tool_calls
+                ],
+                call_type=LLMCallType.TOOL_CALL if response.tool_calls else LLMCallType.LLM_CALL,
+                usage={
+                    "prompt_tokens": response.prompt_tokens,
+                    "completion_tokens": response.completion_tokens,
+                    "total_tokens": response.total_tokens,
+                },
+                started_event_id=started_id,
+            ),
+        )
     if pending is not None:
         # After the completed event, which records what the model said; the after
         # hooks decide what the caller gets.

@@ -221,7 +221,11 @@ async def _execute_crew(
         ):
             # Tasks whose output is in the record already (restored by a replay)
             # do not run.
-            todo = [plan for plan in plans if record.outputs[plan.index] is None]
+            todo = (
+                [plan for plan in plans if record.outputs[plan.index] is None]
+                if record.restored
+                else plans
+            )
             if any(plan.task.async_execution for plan in todo):
                 await _execute_with_async_tasks(todo, crew.verbose, record)
             else:  # all synchronous, run here: no task group, no coroutine level

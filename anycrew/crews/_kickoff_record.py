@@ -50,6 +50,9 @@ def storing_enabled() -> bool:
     return os.environ.get("ANYCREW_STORE_TASK_OUTPUTS", "").strip().lower() not in _OFF
 
 
+_NOTHING_RESTORED: frozenset[int] = frozenset()
+
+
 class KickoffRecord:
     """The task outputs of one kickoff, and their trip to the store when it ends.
 
@@ -89,7 +92,7 @@ class KickoffRecord:
         self.plans = plans
         self.outputs: list[TaskOutput | None] = [None] * len(plans)
         self.durations: list[float | None] = [None] * len(plans)
-        self.restored = frozenset(restored or ())
+        self.restored = frozenset(restored) if restored else _NOTHING_RESTORED
         for index, output in (restored or {}).items():
             self.outputs[index] = output
             plans[index].task.output = output

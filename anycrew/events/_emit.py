@@ -93,42 +93,39 @@ def step_context(
     task: Any = None,
     agent: Any = None,
     span: str | None = None,
-) -> runtime.bind[runtime.Span | None]:
+) -> StepObjects:
     """Label the events emitted inside the block with this task and agent.
 
     *crew*, *task* and *agent* are the objects themselves, for hooks; a new agent
     starts a new count of LLM calls. With *span* the events also nest under the
     event of that id (the level's started event); otherwise they nest where they
-    did. Either way it is one context variable set.
+    did. Either way it is one context variable set; the returned step is the
+    ``with`` block.
     """
     current = runtime.current_span()
     old = current if isinstance(current, StepObjects) else None
     if old is None:
-        return runtime.enter_span(
-            StepObjects(
-                span if span is not None else (None if current is None else current.event_id),
-                task_id,
-                task_name,
-                agent_id,
-                agent_role,
-                crew,
-                task,
-                agent,
-            )
+        return StepObjects(
+            span if span is not None else (None if current is None else current.event_id),
+            task_id,
+            task_name,
+            agent_id,
+            agent_role,
+            crew,
+            task,
+            agent,
         )
-    return runtime.enter_span(
-        StepObjects(
-            span if span is not None else old.event_id,
-            task_id or old.task_id,
-            task_name or old.task_name,
-            agent_id or old.agent_id,
-            agent_role or old.agent_role,
-            crew if crew is not None else old.crew,
-            task if task is not None else old.task,
-            agent if agent is not None else old.agent,
-            # A new agent counts afresh; otherwise the count goes on where it is kept.
-            None if agent is not None else (old._counter or old),
-        )
+    return StepObjects(
+        span if span is not None else old.event_id,
+        task_id or old.task_id,
+        task_name or old.task_name,
+        agent_id or old.agent_id,
+        agent_role or old.agent_role,
+        crew if crew is not None else old.crew,
+        task if task is not None else old.task,
+        agent if agent is not None else old.agent,
+        # A new agent counts afresh; otherwise the count goes on where it is kept.
+        None if agent is not None else (old._counter or old),
     )
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Coroutine
 from contextvars import ContextVar
-from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 
 from .. import runtime
 from ..events._emit import count_llm_call, emit
-from ..events.base import new_event_id
+from ..events.base import BaseEvent, new_event_id
 from ..events.bus import event_bus
 from ..events.llm_events import (
     LLMCallCompletedEvent,
@@ -55,18 +54,30 @@ def collect_usage(usage: UsageMetrics) -> runtime.bind[UsageMetrics | None]:
     return runtime.bind(_usage, usage)
 
 
-async def _emit_chunk(source: Any, model: str, call_id: str, chunk: Chunk) -> None:
-    # A partial of this, not a closure, is the call's chunk callback: most calls
-    # never stream, and a partial costs one object where a closure costs four.
-    if chunk.kind == "thinking":
-        await emit(source, LLMThinkingChunkEvent(model=model, call_id=call_id, chunk=chunk.text))
-    else:
-        await emit(
-            source,
-            LLMStreamChunkEvent(
-                model=model, call_id=call_id, chunk=chunk.text, tool_call=chunk.tool_call
-            ),
-        )
+class _ChunkEvents:
+    """A call's chunk callback: emits each streamed chunk as an event.
+
+    One small object per call (most calls never stream), where a closure would
+    cost four and a partial two.
+    """
+
+    __slots__ = ("call_id", "model", "source")
+
+    def __init__(self, source: Any, model: str, call_id: str) -> None:
+        self.source = source
+        self.model = model
+        self.call_id = call_id
+
+    async def __call__(self, chunk: Chunk) -> None:
+        if chunk.kind == "thinking":
+            event: BaseEvent = LLMThinkingChunkEvent(
+                model=self.model, call_id=self.call_id, chunk=chunk.text
+            )
+        else:
+            event = LLMStreamChunkEvent(
+                model=self.model, call_id=self.call_id, chunk=chunk.text, tool_call=chunk.tool_call
+            )
+        await emit(self.source, event)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -137,7 +148,7 @@ async def _invoke(
     else:
         started_id = new_event_id()
 
-    on_chunk = partial(_emit_chunk, source, llm.model, call_id)
+    on_chunk = _ChunkEvents(source, llm.model, call_id)
     try:
         with runtime.span(started_id):
             if stream is None and _force_stream.get():

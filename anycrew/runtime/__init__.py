@@ -74,9 +74,6 @@ from ._scope import (
     emit_shielded as emit_shielded,
 )
 from ._scope import (
-    enter_span as enter_span,
-)
-from ._scope import (
     open_run as open_run,
 )
 from ._scope import (

@@ -218,7 +218,7 @@ class Span:
     under another event, keeping whatever a subclass carries.
     """
 
-    __slots__ = ("event_id",)
+    __slots__ = ("_token", "event_id")
 
     def __init__(self, event_id: str | None) -> None:
         self.event_id = event_id
@@ -226,6 +226,15 @@ class Span:
     def nested(self, event_id: str | None) -> Span:
         """This span, under the event *event_id* instead."""
         return Span(event_id)
+
+    # A span is its own ``with`` block (entered once): no separate object to hold
+    # the token, on a path every level of every run takes.
+    def __enter__(self) -> Span:
+        self._token = current_parent.set(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        current_parent.reset(self._token)
 
 
 #: The span new events are nested under (see runtime.span).

@@ -90,11 +90,6 @@ def current_span() -> Span | None:
     return _current_parent.get()
 
 
-def enter_span(span: Span) -> bind[Span | None]:
-    """Make *span* the one new events nest under, for the duration of a ``with`` block."""
-    return bind(_current_parent, span)
-
-
 class bind(Generic[V]):
     """Set a context variable for the duration of a ``with`` block, then reset it.
 
@@ -127,27 +122,32 @@ class bind_all:
 
     __slots__ = ("_binds", "_tokens")
 
-    def __init__(self, *binds: bind[Any] | None) -> None:
-        self._binds: tuple[bind[Any] | None, ...] | None = binds
+    def __init__(self, *binds: bind[Any] | Span | None) -> None:
+        self._binds: tuple[bind[Any] | Span | None, ...] | None = binds
 
     def __enter__(self) -> None:
         binds, self._binds = self._binds, None
         if binds is None:
             raise RuntimeError("a bind_all block can be entered only once")
-        self._tokens = [b._var.set(b._value) for b in binds if b is not None]
+        self._tokens = [
+            _current_parent.set(b) if isinstance(b, Span) else b._var.set(b._value)
+            for b in binds
+            if b is not None
+        ]
 
     def __exit__(self, *exc_info: object) -> None:
         for token in reversed(self._tokens):
             token.var.reset(token)
 
 
-def span(event_id: str | None) -> bind[Span | None]:
+def span(event_id: str | None) -> Span:
     """Nest the events emitted inside the block under the event *event_id*.
 
-    What the current span carries besides (a step's labels) stays as it is.
+    What the current span carries besides (a step's labels) stays as it is. The
+    span is the ``with`` block itself (see :class:`Span`).
     """
     current = _current_parent.get()
-    return bind(_current_parent, Span(event_id) if current is None else current.nested(event_id))
+    return Span(event_id) if current is None else current.nested(event_id)
 
 
 def emit(source: Any, event: Stampable) -> Coroutine[Any, Any, None]:

@@ -1,18 +1,19 @@
 """cancel: many in-flight crews cancelled at once, and what is left afterwards.
 
 ``crews`` crews of two sequential tasks, each a simulated call of 1 s, are
-cancelled after 0.2 s (during their first call, so a second call starting after
-the cancel would show work that kept going), once through ``akickoff_for_each``
-and once as concurrent ``kickoff_async`` calls (the thread shim). A simulator
+cancelled after 0.5 s (during their first call, so a second call starting after
+the cancel would show work that kept going; by then every copy has started, though
+``kickoff_for_each`` starts them in batches), once through ``akickoff_for_each`` and
+once as concurrent ``kickoff_async`` calls (the thread shim). A simulator
 ``responder`` records when each LLM call starts.
 
-The cancel is a task that sleeps 0.2 s and then cancels the enclosing task group,
-noting the time: that is ``move_on_after(0.2)`` with the instant of the cancel
+The cancel is a task that sleeps 0.5 s and then cancels the enclosing task group,
+noting the time: that is ``move_on_after(0.5)`` with the instant of the cancel
 known. A deadline alone would not do: with a thousand crews starting, the loop is
 busy and the deadline is acted on late, so calls started between the deadline and
 the actual cancel would be miscounted as started after it.
 
-Figures: how late the cancel came (ms past 0.2 s; the loop was busy), calls in
+Figures: how late the cancel came (ms past 0.5 s; the loop was busy), calls in
 flight at the cancel, milliseconds from the cancel to the return, LLM calls
 started after the cancel (must be 0), threads left after a short settle (threads
 still running something: a thread idling in a worker pool, waiting for its next
@@ -36,7 +37,7 @@ from ..llms.types import Message
 from ._common import INPUTS, Figure, Settings, build_crew
 
 #: Seconds the run is allowed before the cancel, and the simulated call's latency.
-CANCEL_AFTER = 0.2
+CANCEL_AFTER = 0.5
 LATENCY = 1.0
 #: Sequential tasks per crew: a run that ignored the cancel would start the second.
 TASKS = 2

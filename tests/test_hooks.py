@@ -247,6 +247,94 @@ async def test_every_entry_gives_the_same_hooked_run(recorder: Recorder) -> None
         assert run == reference, name
 
 
+def _judging_llm() -> LLM:
+    # Answers the agent, and approves as the judge of a text guardrail.
+    def respond(messages: list[dict[str, Any]]) -> str:
+        if "review" in str(messages[0]["content"]).lower():
+            return '{"valid": true}'
+        return "Final Answer: a long enough answer"
+
+    return LLM(model="sim", responder=respond)
+
+
+async def test_iterations_count_only_the_agents_own_calls_on_its_task() -> None:
+    """A guardrail's LLM call is made at the task's level: it counts for neither
+    the agent of that task nor the next task's agent or guardrail."""
+    agent = Agent(role="Writer", goal="g", backstory="b", llm=_judging_llm())
+    tasks = [
+        Task(
+            description=f"part {i}",
+            expected_output="x",
+            agent=agent,
+            name=f"t{i}",
+            guardrail="must be long",
+        )
+        for i in range(3)
+    ]
+    seen: list[tuple[str, str, int]] = []
+    with scoped_hooks():
+
+        @before_llm_call
+        def note(context: LLMCallHookContext) -> None:
+            judge = "review" in str(context.messages[0]["content"]).lower()
+            assert context.task is not None
+            seen.append(("guardrail" if judge else "agent", context.task.name, context.iterations))
+
+        await Crew(agents=[agent], tasks=tasks).akickoff()
+    assert seen == [(kind, f"t{i}", 0) for i in range(3) for kind in ("agent", "guardrail")]
+
+
+async def test_a_crew_inside_a_tool_leaves_the_outer_agents_count_alone() -> None:
+    inner_agent = Agent(role="Inner", goal="g", backstory="b", llm=_judging_llm())
+    inner = Crew(
+        agents=[inner_agent],
+        tasks=[
+            Task(
+                description="inner",
+                expected_output="x",
+                agent=inner_agent,
+                name="inner",
+                guardrail="must be long",
+            )
+        ],
+    )
+
+    @tool
+    async def run_inner(topic: str) -> str:
+        """Run the inner crew."""
+        return (await inner.akickoff()).raw
+
+    outer_agent = Agent(
+        role="Outer",
+        goal="g",
+        backstory="b",
+        tools=[run_inner],
+        llm=tool_llm([{"name": "run_inner", "arguments": {"topic": "x"}}], "Final Answer: done"),
+    )
+    outer = Crew(
+        agents=[outer_agent],
+        tasks=[Task(description="outer", expected_output="x", agent=outer_agent, name="outer")],
+    )
+    seen: list[tuple[str, str, int]] = []
+    with scoped_hooks():
+
+        @before_llm_call
+        def note(context: LLMCallHookContext) -> None:
+            assert context.agent is not None
+            assert context.task is not None
+            seen.append((context.agent.role, context.task.name, context.iterations))
+
+        await outer.akickoff()
+    # The inner guardrail runs at the inner task's level, whose agent objects are
+    # still the outer agent's; the outer agent's second call follows one call.
+    assert seen == [
+        ("Outer", "outer", 0),
+        ("Inner", "inner", 0),
+        ("Outer", "inner", 1),
+        ("Outer", "outer", 1),
+    ]
+
+
 @entries
 async def test_before_llm_call_returning_false_blocks_and_fails_the_run(
     entry: Entry, recorder: Recorder

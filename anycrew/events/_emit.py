@@ -40,6 +40,7 @@ class StepObjects(runtime.Span):
         task: Any = None,
         agent: Any = None,
         counter: StepObjects | None = None,
+        llm_calls: int = 0,
     ) -> None:
         self.event_id = event_id
         self.task_id = task_id
@@ -49,10 +50,11 @@ class StepObjects(runtime.Span):
         self.crew = crew
         self.task = task
         self.agent = agent
-        # The step whose count of LLM calls this one shares (None: its own), so a
-        # level that only relabels (or nests) keeps counting the agent's calls.
+        # The step whose count of LLM calls this one shares (None: its own, from
+        # llm_calls), so a level that only relabels (or nests) keeps counting the
+        # agent's calls.
         self._counter = counter
-        self._llm_calls = 0
+        self._llm_calls = llm_calls
 
     def nested(self, event_id: str | None) -> StepObjects:
         """The same step, with its events nested under *event_id*."""
@@ -96,11 +98,13 @@ def step_context(
 ) -> StepObjects:
     """Label the events emitted inside the block with this task and agent.
 
-    *crew*, *task* and *agent* are the objects themselves, for hooks; a new agent
-    starts a new count of LLM calls. With *span* the events also nest under the
-    event of that id (the level's started event); otherwise they nest where they
-    did. Either way it is one context variable set; the returned step is the
-    ``with`` block.
+    *crew*, *task* and *agent* are the objects themselves, for hooks. A new agent
+    starts a new count of LLM calls; a new crew or task starts its own count from
+    the current one (calls made at that level, a guardrail's, say, are not the
+    enclosing agent's); a level that only relabels shares the current count.
+    With *span* the events also nest under the event of that id (the level's
+    started event); otherwise they nest where they did. Either way it is one
+    context variable set; the returned step is the ``with`` block.
     """
     current = runtime.current_span()
     old = current if isinstance(current, StepObjects) else None
@@ -124,8 +128,11 @@ def step_context(
         crew if crew is not None else old.crew,
         task if task is not None else old.task,
         agent if agent is not None else old.agent,
-        # A new agent counts afresh; otherwise the count goes on where it is kept.
-        None if agent is not None else (old._counter or old),
+        # Shared only by a level that brings no objects of its own.
+        None
+        if crew is not None or task is not None or agent is not None
+        else (old._counter or old),
+        0 if agent is not None else old.llm_calls,
     )
 
 

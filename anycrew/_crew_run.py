@@ -214,7 +214,9 @@ async def _execute_crew(
         with runtime.bind_all(
             step_context(crew=crew, span=started_id),
             collect_usage(usage),
-            tool_state(crew.cache),
+            # Usage counts and the cache are shared by the crew's tool calls: only
+            # bound when some task has tools.
+            tool_state(crew.cache) if _uses_tools(plans) else None,
             # Reading a pydantic private attribute costs microseconds: only if set.
             rate_limited(crew._rpm) if crew.max_rpm is not None else None,
             crew_callbacks(crew.task_callback, crew.step_callback),
@@ -270,6 +272,11 @@ async def _execute_crew(
     if crew.verbose:
         say(f"crew {crew.name!r} finished: {clip(result.raw)}")
     return result
+
+
+def _uses_tools(plans: list[TaskPlan]) -> bool:
+    """Whether any task may call a tool (its own tools, or its agent's)."""
+    return any(plan.tools if plan.tools is not None else plan.agent.tools for plan in plans)
 
 
 def _final_output(outputs: list[TaskOutput]) -> TaskOutput:

@@ -343,3 +343,20 @@ async def test_aclose_releases_connections_and_store_stays_usable(
     await store.save_state("f", "b", {"n": 2})
     assert await store.history("f") == [("a", {"n": 1}), ("b", {"n": 2})]
     await store.aclose()
+
+
+def test_storage_dir_follows_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from anycrew.flow.persistence.base import storage_dir
+
+    monkeypatch.setenv("ANYCREW_STORAGE_DIR", str(tmp_path / "one"))
+    assert storage_dir() == tmp_path / "one"
+    monkeypatch.setenv("ANYCREW_STORAGE_DIR", str(tmp_path / "two"))
+    assert storage_dir() == tmp_path / "two"
+    monkeypatch.delenv("ANYCREW_STORAGE_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    if sys.platform not in ("win32", "darwin"):
+        assert storage_dir() == tmp_path / "data" / "anycrew"
+    monkeypatch.setenv("ANYCREW_STORAGE_DIR", str(tmp_path / "one"))
+    assert storage_dir() == tmp_path / "one"

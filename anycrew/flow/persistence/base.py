@@ -8,6 +8,7 @@ errors; a backend only moves the encoded text.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -77,9 +78,33 @@ def user_data_dir(
 def storage_dir() -> Path:
     """The directory anycrew keeps its files in (not created here).
 
-    ``$ANYCREW_STORAGE_DIR`` if set, else ``<user data dir>/anycrew``.
+    ``$ANYCREW_STORAGE_DIR`` if set, else ``<user data dir>/anycrew``. Worked out
+    once per set of the environment variables it depends on: every kickoff that
+    stores its task outputs asks for it, and building the path takes longer than
+    reading the variables.
     """
-    override = os.environ.get("ANYCREW_STORAGE_DIR", "").strip()
+    env = os.environ
+    return _storage_dir(tuple(env.get(name, "") for name in _STORAGE_ENV))
+
+
+# What storage_dir() depends on: the override, the data-directory variables and
+# what Path.home() reads.
+_STORAGE_ENV = (
+    "ANYCREW_STORAGE_DIR",
+    "XDG_DATA_HOME",
+    "LOCALAPPDATA",
+    "APPDATA",
+    "HOME",
+    "USERPROFILE",
+    "HOMEDRIVE",
+    "HOMEPATH",
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _storage_dir(environment: tuple[str, ...]) -> Path:
+    # *environment* holds the values of _STORAGE_ENV, in order: the cache key.
+    override = environment[0].strip()
     return Path(override).expanduser() if override else user_data_dir() / "anycrew"
 
 

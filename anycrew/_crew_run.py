@@ -209,8 +209,8 @@ async def _execute_crew(
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
     started_id = await emit_lazy(crew, CrewKickoffStartedEvent, crew_name=crew.name, inputs=inputs)
     try:
-        # One block for the crew's six context variables: a run keeps one token
-        # each for them rather than a context manager each.
+        # One block for the crew's context variables (those that apply to it): a
+        # run keeps one token each for them rather than a context manager each.
         with runtime.bind_all(
             step_context(crew=crew, span=started_id),
             collect_usage(usage),

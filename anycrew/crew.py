@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -571,13 +572,8 @@ async def _for_each(
         try:
             # The copies' runs keep their event consumers in this group, not in a
             # group each.
-            if limiter is None:
+            async with limiter if limiter is not None else nullcontext():
                 results[position] = await run_crew(crew, item, router, planned=plan, task_group=tg)
-            else:
-                async with limiter:
-                    results[position] = await run_crew(
-                        crew, item, router, planned=plan, task_group=tg
-                    )
         except Exception as exc:
             if not failure:
                 failure.append(exc)

@@ -63,19 +63,12 @@ class LLM(BaseLLM):
         # A plain function returning the adapter's coroutine: awaiting it is the same,
         # with one coroutine less per call. Only what is asked for is passed, so
         # adapters written before an option existed keep working until they need it.
+        stream = self.stream if stream is None else stream
+        on_chunk = on_chunk or _ignore_chunk
         if response_format is None:
-            return self._adapter.generate(
-                messages,
-                stream=self.stream if stream is None else stream,
-                on_chunk=on_chunk or _ignore_chunk,
-                tools=tools,
-            )
+            return self._adapter.generate(messages, stream=stream, on_chunk=on_chunk, tools=tools)
         return self._adapter.generate(
-            messages,
-            stream=self.stream if stream is None else stream,
-            on_chunk=on_chunk or _ignore_chunk,
-            tools=tools,
-            response_format=response_format,
+            messages, stream=stream, on_chunk=on_chunk, tools=tools, response_format=response_format
         )
 
 

@@ -107,32 +107,23 @@ def step_context(
     context variable set; the returned step is the ``with`` block.
     """
     current = runtime.current_span()
-    old = current if isinstance(current, StepObjects) else None
-    if old is None:
-        return StepObjects(
-            span if span is not None else (None if current is None else current.event_id),
-            task_id,
-            task_name,
-            agent_id,
-            agent_role,
-            crew,
-            task,
-            agent,
-        )
+    if span is None and current is not None:
+        span = current.event_id
+    if not isinstance(current, StepObjects):
+        return StepObjects(span, task_id, task_name, agent_id, agent_role, crew, task, agent)
+    own_objects = crew is not None or task is not None or agent is not None
     return StepObjects(
-        span if span is not None else old.event_id,
-        task_id or old.task_id,
-        task_name or old.task_name,
-        agent_id or old.agent_id,
-        agent_role or old.agent_role,
-        crew if crew is not None else old.crew,
-        task if task is not None else old.task,
-        agent if agent is not None else old.agent,
+        span,
+        task_id or current.task_id,
+        task_name or current.task_name,
+        agent_id or current.agent_id,
+        agent_role or current.agent_role,
+        crew if crew is not None else current.crew,
+        task if task is not None else current.task,
+        agent if agent is not None else current.agent,
         # Shared only by a level that brings no objects of its own.
-        None
-        if crew is not None or task is not None or agent is not None
-        else (old._counter or old),
-        0 if agent is not None else old.llm_calls,
+        None if own_objects else (current._counter or current),
+        0 if agent is not None else current.llm_calls,
     )
 
 

@@ -517,13 +517,6 @@ class EventPipe:
         propagates. A cancelled run (*cancelled*) drains under a shield with one
         deadline, :data:`CANCELLED_DRAIN_TIMEOUT` from now, for everything at once.
         """
-        if self._flusher is None and self._sync_lane is None and self._async_lane is None:
-            # Nothing was ever queued for a handler: no one to wait for.
-            self._closed = True
-            self.handler_context = None  # see _close
-            for _, subscriber in self._subscribers:
-                subscriber.close()
-            return
         if not cancelled:
             try:
                 while not self._settled():
@@ -536,9 +529,10 @@ class EventPipe:
             await self._close(anyio.current_time() + CANCELLED_DRAIN_TIMEOUT)
 
     async def _close(self, deadline: float) -> None:
-        with anyio.CancelScope(shield=True, deadline=deadline):
-            while not self._settled():
-                await self._wait_progress()
+        if not self._settled():  # most runs have nothing left to wait for: no scope
+            with anyio.CancelScope(shield=True, deadline=deadline):
+                while not self._settled():
+                    await self._wait_progress()
         self._closed = True
         # The run's context holds the run, which holds this pipe: dropping it
         # breaks the cycle, so a finished run is freed at once, not by the garbage

@@ -50,11 +50,16 @@ if TYPE_CHECKING:
     from .crew import Crew
 
 _CONTEXT_SEPARATOR = "\n\n----------\n\n"
+_HIERARCHICAL = Process.hierarchical  # a module global: enum attributes are slow to read
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskPlan:
-    """One task of a kickoff with its inputs filled in."""
+    """One task of a kickoff with its inputs filled in; never changed once made.
+
+    Not a frozen dataclass only because making one costs several times more (there
+    is one per task per kickoff).
+    """
 
     index: int
     task: Task
@@ -74,7 +79,8 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
         InvalidInputError: for malformed inputs or a missing placeholder.
     """
     checked = validate_inputs(inputs)
-    positions = {id(task): index for index, task in enumerate(crew.tasks)}
+    tasks = crew.tasks
+    positions: dict[int, int] | None = None
     personas: dict[int, AgentPersona] = {}
 
     def persona_of(agent: Agent) -> AgentPersona:
@@ -84,15 +90,19 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
         return persona
 
     # Reading a pydantic private attribute costs microseconds: only when it is needed.
-    manager = crew._manager if crew.process == Process.hierarchical else None
+    manager = crew._manager if crew.process == _HIERARCHICAL else None
     plans = []
-    for index, task in enumerate(crew.tasks):
+    for index, task in enumerate(tasks):
         # The task's agent, or the manager of a hierarchical crew.
         agent, coworkers = assign(crew, manager, task)
         persona = persona_of(agent)
         tools = task_tools(agent, coworkers, persona_of) if coworkers else None
         description, expected_output = task.interpolated(checked)
-        context = None if task.context is None else tuple(positions[id(t)] for t in task.context)
+        context = None
+        if task.context is not None:
+            if positions is None:
+                positions = {id(task): index for index, task in enumerate(tasks)}
+            context = tuple(positions[id(t)] for t in task.context)
         plans.append(
             TaskPlan(
                 index,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from .errors import InvalidInputError
@@ -57,39 +58,76 @@ def validate_inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     return checked
 
 
-def placeholders(template: str) -> list[str]:
-    """The placeholder names in *template*, in order of appearance."""
-    return [name for escaped, name in _PLACEHOLDER.findall(template) if not escaped]
-
-
 def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
-def interpolate(template: str, inputs: Mapping[str, Any], *, owner: str, field: str) -> str:
+@lru_cache(maxsize=1024)
+def _compile(template: str) -> tuple[str, ...]:
+    """*template* split into literal text and placeholder names, alternating.
+
+    ``(text0, name1, text1, name2, text2, ...)``: a template without placeholders is
+    ``(template,)``. Escaped ``{{name}}`` is already literal ``{name}`` here. The
+    templates are the fields of a crew's tasks and agents, filled in once per
+    kickoff: parsed once, filled by a join.
+    """
+    parts: list[str] = []
+    text: list[str] = []
+    last = 0
+    for match in _PLACEHOLDER.finditer(template):
+        text.append(template[last : match.start()])
+        last = match.end()
+        escaped, name = match.groups()
+        if escaped:
+            text.append(f"{{{escaped}}}")
+            continue
+        parts.append("".join(text))
+        parts.append(name)
+        text = []
+    text.append(template[last:])
+    parts.append("".join(text))
+    return tuple(parts)
+
+
+def interpolate(
+    template: str,
+    inputs: Mapping[str, Any],
+    *,
+    owner: str | Callable[[], str],
+    field: str,
+) -> str:
     """Replace each ``{name}`` in *template* with ``inputs[name]``.
 
     Only identifiers in braces are placeholders, so JSON examples and other braces
     in the text are left alone; ``{{name}}`` gives a literal ``{name}``. Lists and
     dicts are written as JSON.
 
+    *owner* names what the template belongs to in the error ("task 'Research'"); it
+    may be a function giving that name, called only for the error.
+
     Raises:
         InvalidInputError: if a placeholder has no input, naming it and *owner*.
     """
     if "{" not in template:
         return template
-
-    def replace(match: re.Match[str]) -> str:
-        escaped, name = match.groups()
-        if escaped:
-            return f"{{{escaped}}}"
-        if name not in inputs:
+    parts = _compile(template)
+    if len(parts) == 1:
+        return parts[0]
+    pieces = [parts[0]]
+    for index in range(1, len(parts), 2):
+        name = parts[index]
+        try:
+            value = inputs[name]
+        except KeyError:
+            who = owner() if callable(owner) else owner
             raise InvalidInputError(
-                f"missing input {name!r} for {owner} ({field}): pass inputs={{{name!r}: ...}} "
+                f"missing input {name!r} for {who} ({field}): pass inputs={{{name!r}: ...}} "
                 "to kickoff"
-            )
-        return _render(inputs[name])
-
-    return _PLACEHOLDER.sub(replace, template)
+            ) from None
+        pieces.append(_render(value))
+        pieces.append(parts[index + 1])
+    return "".join(pieces)

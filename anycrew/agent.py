@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -41,16 +40,14 @@ from .tools._runner import ToolBelt
 from .tools.base_tool import BaseTool
 
 
-@dataclass(frozen=True, slots=True)
-class AgentAnswer:
+class AgentAnswer(NamedTuple):
     """An agent's final answer to a task, and its structured form if one was asked for."""
 
     text: str
     structured: BaseModel | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AgentPersona:
+class AgentPersona(NamedTuple):
     """An agent's role, goal and backstory with the kickoff's inputs filled in."""
 
     role: str
@@ -145,9 +142,9 @@ class Agent(BaseModel):
         """
         owner = f"agent {self.role!r}"
         return AgentPersona(
-            role=interpolate(self.role, inputs, owner=owner, field="role"),
-            goal=interpolate(self.goal, inputs, owner=owner, field="goal"),
-            backstory=interpolate(self.backstory, inputs, owner=owner, field="backstory"),
+            interpolate(self.role, inputs, owner=owner, field="role"),
+            interpolate(self.goal, inputs, owner=owner, field="goal"),
+            interpolate(self.backstory, inputs, owner=owner, field="backstory"),
         )
 
     def get_delegation_tools(self, agents: Sequence[Agent]) -> list[BaseTool]:

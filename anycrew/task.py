@@ -176,11 +176,14 @@ class Task(BaseModel):
         Raises:
             InvalidInputError: if a placeholder has no input.
         """
-        owner = f"task {self.display_name!r}"
         return (
-            interpolate(self.description, inputs, owner=owner, field="description"),
-            interpolate(self.expected_output, inputs, owner=owner, field="expected_output"),
+            interpolate(self.description, inputs, owner=self._owner, field="description"),
+            interpolate(self.expected_output, inputs, owner=self._owner, field="expected_output"),
         )
+
+    def _owner(self) -> str:
+        # For error messages: the name is worked out only when one is raised.
+        return f"task {self.display_name!r}"
 
     def interpolated_output_file(self, inputs: dict[str, Any]) -> str | None:
         """The output file's path with *inputs* filled in, checked again.

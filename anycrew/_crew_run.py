@@ -23,7 +23,7 @@ from ._verbose import clip, say
 from .agent import Agent, AgentPersona
 from .crews._kickoff_record import KickoffRecord
 from .crews.crew_output import CrewOutput
-from .events._emit import emit, emit_lazy, emit_shielded, step_context
+from .events._emit import emit, emit_shielded, step_context, unheard_id
 from .events.crew_events import (
     CrewKickoffCancelledEvent,
     CrewKickoffCompletedEvent,
@@ -37,7 +37,7 @@ from .events.task_events import (
     TaskSkippedEvent,
     TaskStartedEvent,
 )
-from .llms._invoke import collect_usage, describe_error, rate_limited, streaming_tokens
+from .llms._invoke import describe_error, rate_limited, streaming_tokens
 from .process import Process
 from .task import Task
 from .tasks.conditional_task import ConditionalTask
@@ -217,13 +217,16 @@ async def _execute_crew(
     usage = UsageMetrics()
     if crew.verbose:
         say(f"crew {crew.name!r} started with {len(plans)} task(s)")
-    started_id = await emit_lazy(crew, CrewKickoffStartedEvent, crew_name=crew.name, inputs=inputs)
+    started_id = (
+        unheard_id(CrewKickoffStartedEvent)
+        or (await emit(crew, CrewKickoffStartedEvent(crew_name=crew.name, inputs=inputs))).event_id
+    )
     try:
         # One block for the crew's context variables (those that apply to it): a
         # run keeps one token each for them rather than a context manager each.
+        # The step carries the crew's usage counts.
         with runtime.bind_all(
-            step_context(crew=crew, span=started_id),
-            collect_usage(usage),
+            step_context(crew=crew, span=started_id, usage=usage),
             # Usage counts and the cache are shared by the crew's tool calls: only
             # bound when some task has tools.
             tool_state(crew.cache) if _uses_tools(plans) else None,
@@ -254,15 +257,19 @@ async def _execute_crew(
                 token_usage=usage,
             )
             result = await after_kickoff(crew, result)
-            await record.finish("completed")
+            # Only a storing record has work to do: no coroutine for the others.
+            if record.storing:
+                await record.finish("completed")
     except anyio.get_cancelled_exc_class():
-        await record.finish("cancelled")
+        if record.storing:
+            await record.finish("cancelled")
         await emit_shielded(
             crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started_id)
         )
         raise
     except Exception as exc:
-        await record.finish("failed", describe_error(exc))
+        if record.storing:
+            await record.finish("failed", describe_error(exc))
         await emit(
             crew,
             CrewKickoffFailedEvent(
@@ -270,14 +277,16 @@ async def _execute_crew(
             ),
         )
         raise
-    await emit_lazy(
-        crew,
-        CrewKickoffCompletedEvent,
-        crew_name=crew.name,
-        output=result,
-        total_tokens=usage.total_tokens,
-        started_event_id=started_id,
-    )
+    if runtime.wants(CrewKickoffCompletedEvent):
+        await emit(
+            crew,
+            CrewKickoffCompletedEvent(
+                crew_name=crew.name,
+                output=result,
+                total_tokens=usage.total_tokens,
+                started_event_id=started_id,
+            ),
+        )
     crew.usage_metrics = usage
     if crew.verbose:
         say(f"crew {crew.name!r} finished: {clip(result.raw)}")
@@ -379,8 +388,14 @@ async def _perform(
     # The task's own events are labelled here and emitted around its step; inside
     # it, events carry its labels and nest under its started event (one span).
     task_id, task_name = str(task.id), task.display_name
-    started_id = await emit_lazy(
-        task, TaskStartedEvent, task_id=task_id, task_name=task_name, context=context or None
+    started_id = (
+        unheard_id(TaskStartedEvent)
+        or (
+            await emit(
+                task,
+                TaskStartedEvent(task_id=task_id, task_name=task_name, context=context or None),
+            )
+        ).event_id
     )
     try:
         with step_context(task_id=task_id, task_name=task_name, task=task, span=started_id):
@@ -412,14 +427,13 @@ async def _perform(
     record.durations[plan.index] = time.perf_counter() - began
     if verbose:
         say(f"task {task.display_name!r} finished: {clip(output.raw)}")
-    await emit_lazy(
-        task,
-        TaskCompletedEvent,
-        output=output,
-        started_event_id=started_id,
-        task_id=task_id,
-        task_name=task_name,
-    )
+    if runtime.wants(TaskCompletedEvent):
+        await emit(
+            task,
+            TaskCompletedEvent(
+                output=output, started_event_id=started_id, task_id=task_id, task_name=task_name
+            ),
+        )
 
 
 async def _check_condition(plan: TaskPlan, previous: TaskOutput) -> bool:

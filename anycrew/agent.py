@@ -25,7 +25,7 @@ from ._prompts import (
 from ._user_code import call_user
 from .agents.parser import AgentAction, AgentFinish, thought_of
 from .errors import AgentExecutionTimeoutError, OutputValidationError
-from .events._emit import emit, emit_lazy, emit_shielded, step_context
+from .events._emit import emit, emit_shielded, step_context, unheard_id
 from .events.agent_events import (
     AgentExecutionCancelledEvent,
     AgentExecutionCompletedEvent,
@@ -199,13 +199,19 @@ class Agent(BaseModel):
         # The agent's own events are labelled here and emitted around its step;
         # inside it, events carry its labels and nest under its started event.
         agent_id, role = str(self.id), persona.role
-        started_id = await emit_lazy(
-            self,
-            AgentExecutionStartedEvent,
-            agent_id=agent_id,
-            agent_role=role,
-            task_prompt=messages[-1]["content"],
-            tools=[t.name for t in task_tools],
+        started_id = (
+            unheard_id(AgentExecutionStartedEvent)
+            or (
+                await emit(
+                    self,
+                    AgentExecutionStartedEvent(
+                        agent_id=agent_id,
+                        agent_role=role,
+                        task_prompt=messages[-1]["content"],
+                        tools=[t.name for t in task_tools],
+                    ),
+                )
+            ).event_id
         )
         try:
             step = step_context(agent_id=agent_id, agent_role=role, agent=self, span=started_id)
@@ -246,14 +252,16 @@ class Agent(BaseModel):
                 ),
             )
             raise
-        await emit_lazy(
-            self,
-            AgentExecutionCompletedEvent,
-            output=answer.text,
-            started_event_id=started_id,
-            agent_id=agent_id,
-            agent_role=role,
-        )
+        if runtime.wants(AgentExecutionCompletedEvent):
+            await emit(
+                self,
+                AgentExecutionCompletedEvent(
+                    output=answer.text,
+                    started_event_id=started_id,
+                    agent_id=agent_id,
+                    agent_role=role,
+                ),
+            )
         return answer
 
     async def _run_with_deadline(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -570,10 +569,15 @@ async def _for_each(
         # until the last copy is done.
         plan, planned[position] = planned[position], None
         try:
-            # The copies' runs keep their event consumers in this group, not in a
-            # group each.
-            async with limiter if limiter is not None else nullcontext():
+            if limiter is not None:
+                await limiter.acquire()
+            try:
+                # The copies' runs keep their event consumers in this group, not in
+                # a group each.
                 results[position] = await run_crew(crew, item, router, planned=plan, task_group=tg)
+            finally:
+                if limiter is not None:
+                    limiter.release()
         except Exception as exc:
             if not failure:
                 failure.append(exc)

@@ -321,3 +321,36 @@ def test_a_tools_parameters_schema_is_built_once_and_handed_out_as_copies() -> N
     second = Weather().function_schema()
     assert second["function"]["parameters"]["properties"]["city"]["type"] == "string"
     assert built == ["Args"]
+
+
+async def test_each_crew_counts_its_own_token_usage() -> None:
+    """A crew run inside a tool counts its own calls; an LLM call a tool makes
+    directly counts toward the crew whose agent used the tool."""
+    inner_results: list[Any] = []
+
+    @tool
+    async def ask_inner(topic: str) -> str:
+        """Ask a nested crew about a topic."""
+        agent = Agent(role="Inner", goal="g", backstory="b", llm=LLM(model="sim"))
+        task = Task(description=f"Study {topic}", expected_output="A line", agent=agent)
+        result = await Crew(agents=[agent], tasks=[task]).akickoff()
+        inner_results.append(result)
+        return result.raw
+
+    @tool
+    async def ask_llm(question: str) -> str:
+        """Ask the model directly."""
+        return str(await LLM(model="sim").acall(question))
+
+    crew = calc_crew(
+        [[call("ask_inner", topic="tides")], [call("ask_llm", question="why")], "Final Answer: ok"],
+        ask_inner,
+        ask_llm,
+    )
+    result = await crew.akickoff()
+    assert result.raw == "ok"
+    (inner,) = inner_results
+    # The outer agent's three calls, plus the one its tool made itself.
+    assert result.token_usage.successful_requests == 4
+    assert inner.token_usage.successful_requests == 1
+    assert crew.usage_metrics == result.token_usage

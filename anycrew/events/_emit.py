@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import runtime
 from .base import BaseEvent, new_event_id
+
+if TYPE_CHECKING:
+    from ..types.usage_metrics import UsageMetrics
 
 
 class StepObjects(runtime.Span):
@@ -27,6 +30,7 @@ class StepObjects(runtime.Span):
         "task",
         "task_id",
         "task_name",
+        "usage",
     )
 
     def __init__(
@@ -41,6 +45,7 @@ class StepObjects(runtime.Span):
         agent: Any = None,
         counter: StepObjects | None = None,
         llm_calls: int = 0,
+        usage: UsageMetrics | None = None,
     ) -> None:
         self.event_id = event_id
         self.task_id = task_id
@@ -55,6 +60,9 @@ class StepObjects(runtime.Span):
         # agent's calls.
         self._counter = counter
         self._llm_calls = llm_calls
+        #: Where the LLM calls made inside the step add their token counts: the
+        #: crew's (a crew's step starts a new count, every level inside shares it).
+        self.usage = usage
 
     def nested(self, event_id: str | None) -> StepObjects:
         """The same step, with its events nested under *event_id*."""
@@ -68,6 +76,7 @@ class StepObjects(runtime.Span):
             self.task,
             self.agent,
             self._counter or self,
+            usage=self.usage,
         )
 
     @property
@@ -95,6 +104,7 @@ def step_context(
     task: Any = None,
     agent: Any = None,
     span: str | None = None,
+    usage: UsageMetrics | None = None,
 ) -> StepObjects:
     """Label the events emitted inside the block with this task and agent.
 
@@ -104,13 +114,17 @@ def step_context(
     enclosing agent's); a level that only relabels shares the current count.
     With *span* the events also nest under the event of that id (the level's
     started event); otherwise they nest where they did. Either way it is one
-    context variable set; the returned step is the ``with`` block.
+    context variable set; the returned step is the ``with`` block. *usage* (a
+    crew's) collects the token counts of the LLM calls made inside; levels
+    without one share the current step's.
     """
     current = runtime.current_span()
     if span is None and current is not None:
         span = current.event_id
     if not isinstance(current, StepObjects):
-        return StepObjects(span, task_id, task_name, agent_id, agent_role, crew, task, agent)
+        return StepObjects(
+            span, task_id, task_name, agent_id, agent_role, crew, task, agent, usage=usage
+        )
     own_objects = crew is not None or task is not None or agent is not None
     return StepObjects(
         span,
@@ -124,14 +138,8 @@ def step_context(
         # Shared only by a level that brings no objects of its own.
         None if own_objects else (current._counter or current),
         0 if agent is not None else current.llm_calls,
+        usage if usage is not None else current.usage,
     )
-
-
-def count_llm_call() -> None:
-    """Count one more LLM call in the agent's step in progress (if any)."""
-    step = _current_step()
-    if step is not None:
-        step.count_llm_call()
 
 
 def step_objects() -> StepObjects | None:
@@ -182,15 +190,16 @@ def current_agent_id() -> str | None:
     return None if step is None else step.agent_id
 
 
-async def emit_lazy(source: Any, event_type: type[BaseEvent], /, **fields: Any) -> str:
-    """Emit an *event_type* event built from *fields*, only if someone receives it.
+def unheard_id(event_type: type[BaseEvent]) -> str | None:
+    """A fresh event id when no one would receive an *event_type* event emitted now.
 
-    Returns the event's id either way, so spans and ``started_event_id`` links stay
-    the same whether or not the event was built: a run nobody listens to skips
-    building, stamping and routing its lifecycle events.
+    None when someone would: then build the event and emit it. The id keeps spans
+    and ``started_event_id`` links the same whether or not the event was built, so
+    a run nobody listens to skips building, stamping and routing its lifecycle
+    events (and making a coroutine to emit them)::
+
+        started_id = unheard_id(TaskStartedEvent) or (
+            await emit(task, TaskStartedEvent(task_id=task_id, ...))
+        ).event_id
     """
-    if not runtime.wants(event_type):
-        return new_event_id()
-    event = event_type(**fields)
-    await emit(source, event)
-    return event.event_id
+    return None if runtime.wants(event_type) else new_event_id()

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from .. import runtime
-from ..events._emit import count_llm_call, emit
-from ..events.base import BaseEvent, new_event_id
+from ..events._emit import emit, step_objects, unheard_id
+from ..events.base import BaseEvent
 from ..events.bus import event_bus
 from ..events.llm_events import (
     LLMCallCompletedEvent,
@@ -21,11 +21,9 @@ from ..events.llm_events import (
     LLMThinkingChunkEvent,
 )
 from ..hooks import _run as hooks
-from ..types.usage_metrics import UsageMetrics
 from .base_llm import BaseLLM
 from .types import Chunk, LLMResponse, Message
 
-_usage: ContextVar[UsageMetrics | None] = ContextVar("anycrew_usage", default=None)
 _force_stream: ContextVar[bool] = ContextVar("anycrew_force_stream", default=False)
 _rate_limits: ContextVar[tuple[runtime.RateLimiter, ...]] = ContextVar(
     "anycrew_rate_limits", default=()
@@ -47,11 +45,6 @@ def rate_limited(
 def streaming_tokens() -> runtime.bind[bool]:
     """Make every LLM call inside the block stream its tokens (for stream sessions)."""
     return runtime.bind(_force_stream, True)
-
-
-def collect_usage(usage: UsageMetrics) -> runtime.bind[UsageMetrics | None]:
-    """Add the usage of every LLM call made inside the block (and its tasks) to *usage*."""
-    return runtime.bind(_usage, usage)
 
 
 class _ChunkEvents:
@@ -131,13 +124,17 @@ async def _invoke(
         # Before the rate limit and the events: a blocked call takes no slot and
         # never starts; the started event shows the messages as the hooks left them.
         pending = await hooks.before_llm_call(found, llm, messages)
-    count_llm_call()
+    step = step_objects()
+    if step is not None:
+        step.count_llm_call()
     for limiter in _rate_limits.get():
         await limiter.acquire()
     source = source if source is not None else llm
     call_id = runtime.new_hex_id()
-    if runtime.wants(LLMCallStartedEvent):  # the messages are copied only for a listener
-        started_id = (
+    # The messages are copied only for a listener.
+    started_id = (
+        unheard_id(LLMCallStartedEvent)
+        or (
             await emit(
                 source,
                 LLMCallStartedEvent(
@@ -145,8 +142,7 @@ async def _invoke(
                 ),
             )
         ).event_id
-    else:
-        started_id = new_event_id()
+    )
 
     on_chunk = _ChunkEvents(source, llm.model, call_id)
     try:
@@ -171,7 +167,8 @@ async def _invoke(
             ),
         )
         raise
-    usage = _usage.get()
+    # The crew's token counts, when the call is made inside one.
+    usage = None if step is None else step.usage
     if usage is not None:
         usage.add_counts(
             total_tokens=response.total_tokens,

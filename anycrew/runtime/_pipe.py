@@ -465,9 +465,11 @@ class EventPipe:
             self._note_progress()
 
     def _settled(self) -> bool:
-        return not self._backlog and all(
-            lane is None or lane.idle for lane in (self._sync_lane, self._async_lane)
-        )
+        # Written out rather than all(...) over the lanes: every run ends here.
+        if self._backlog:
+            return False
+        sync, async_ = self._sync_lane, self._async_lane
+        return (sync is None or sync.idle) and (async_ is None or async_.idle)
 
     def subscribe(
         self, channels: frozenset[str] | None = None, buffer_size: int | None = None
@@ -540,10 +542,11 @@ class EventPipe:
         self.handler_context = None
         if self._flush_wakeup is not None:
             self._flush_wakeup.set()
-        lanes = [lane for lane in (self._flusher, self._sync_lane, self._async_lane) if lane]
-        for lane in lanes:
-            lane.close(deadline)
-        for lane in lanes:
-            await lane.wait_done()
+        if self._flusher or self._sync_lane or self._async_lane:  # most runs start none
+            lanes = [lane for lane in (self._flusher, self._sync_lane, self._async_lane) if lane]
+            for lane in lanes:
+                lane.close(deadline)
+            for lane in lanes:
+                await lane.wait_done()
         for _, subscriber in self._subscribers:
             subscriber.close()

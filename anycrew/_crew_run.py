@@ -222,25 +222,22 @@ async def _execute_crew(
         or (await emit(crew, CrewKickoffStartedEvent(crew_name=crew.name, inputs=inputs))).event_id
     )
     try:
-        # One block for the crew's context variables (those that apply to it): a
-        # run keeps one token each for them rather than a context manager each.
-        # The step carries the crew's usage counts.
-        with runtime.bind_all(
-            step_context(crew=crew, span=started_id, usage=usage),
+        # The step carries the crew's usage counts. The crew's other context
+        # variables, those that apply to it, are set with it in one block: a run
+        # keeps one token each for them rather than a context manager each.
+        step = step_context(crew=crew, span=started_id, usage=usage)
+        others = (
             # Usage counts and the cache are shared by the crew's tool calls: only
             # bound when some task has tools.
             tool_state(crew.cache) if _uses_tools(plans) else None,
             # Reading a pydantic private attribute costs microseconds: only if set.
             rate_limited(crew._rpm) if crew.max_rpm is not None else None,
             crew_callbacks(crew.task_callback, crew.step_callback),
-        ):
+        )
+        with runtime.bind_all(step, *others) if any(others) else step:
             # Tasks whose output is in the record already (restored by a replay)
             # do not run.
-            todo = (
-                [plan for plan in plans if record.outputs[plan.index] is None]
-                if record.restored
-                else plans
-            )
+            todo = _still_to_run(plans, record) if record.restored else plans
             if any(plan.task.async_execution for plan in todo):
                 await _execute_with_async_tasks(todo, crew.verbose, record)
             else:  # all synchronous, run here: no task group, no coroutine level
@@ -291,6 +288,11 @@ async def _execute_crew(
     if crew.verbose:
         say(f"crew {crew.name!r} finished: {clip(result.raw)}")
     return result
+
+
+def _still_to_run(plans: list[TaskPlan], record: KickoffRecord) -> list[TaskPlan]:
+    """The plans whose output a replay did not restore."""
+    return [plan for plan in plans if record.outputs[plan.index] is None]
 
 
 def _uses_tools(plans: list[TaskPlan]) -> bool:

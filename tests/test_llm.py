@@ -26,6 +26,13 @@ async def test_replies_cycle_in_turn() -> None:
     assert [await llm.acall("q") for _ in range(3)] == ["one", "two", "one"]
 
 
+async def test_replies_end_at_the_first_stop_sequence() -> None:
+    reply = ["a STOP b END c"]
+    assert await LLM(model="sim", replies=reply, stop=["END", "STOP"]).acall("q") == "a "
+    assert await LLM(model="sim", replies=reply, stop=["END"]).acall("q") == "a STOP b "
+    assert await LLM(model="sim", replies=reply, stop=["none"]).acall("q") == reply[0]
+
+
 async def test_responders_sync_and_async() -> None:
     async def async_responder(messages: list[dict[str, Any]]) -> str:
         await anyio.sleep(0)

@@ -60,6 +60,12 @@ def _count_tokens(text: str) -> int:
     return len(text.split())
 
 
+def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """*text* up to the first of the *stop* sequences in it (all of it if none is)."""
+    found = [at for at in map(text.find, stop) if at >= 0]
+    return text[: min(found)] if found else text
+
+
 def default_reply(messages: Sequence[Message]) -> str:
     """The reply the simulator gives when it has no script.
 
@@ -215,9 +221,7 @@ class SimulatorAdapter(LLMAdapter):
             return await self._tool_call_reply(reply, stream, on_chunk)
         text = reply
         if self.stop:
-            cut = min((i for s in self.stop if (i := text.find(s)) >= 0), default=-1)
-            if cut >= 0:
-                text = text[:cut]
+            text = _cut_at_stop(text, self.stop)
         if self.latency:
             await anyio.sleep(self.latency)
         # Pieces are produced lazily: a long reply streams in constant extra memory.

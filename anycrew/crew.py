@@ -583,13 +583,18 @@ async def _for_each(
                 failure.append(exc)
                 tg.cancel_scope.cancel()
 
-    async with anyio.create_task_group() as tg:
-        for position, item in enumerate(inputs):
-            tg.start_soon(one, position, item, name=f"{crew.name} copy {position}")
-            if position % _SPAWN_BATCH == _SPAWN_BATCH - 1:
-                # Let the copies started so far take their first steps, and the
-                # loop run everything else that is due, before starting more.
-                await anyio.lowlevel.checkpoint()
+    try:
+        async with anyio.create_task_group() as tg:
+            for position, item in enumerate(inputs):
+                tg.start_soon(one, position, item, name=f"{crew.name} copy {position}")
+                if position % _SPAWN_BATCH == _SPAWN_BATCH - 1:
+                    # Let the copies started so far take their first steps, and the
+                    # loop run everything else that is due, before starting more.
+                    await anyio.lowlevel.checkpoint()
+    except BaseExceptionGroup as group:
+        # Only what is not an Exception gets here (KeyboardInterrupt, SystemExit):
+        # raised as itself, as a single kickoff raises it, not inside a group.
+        raise runtime.unwrap_group(group) from None
     if failure:
         # A cancellation of the caller wins over a copy's failure.
         await anyio.lowlevel.checkpoint_if_cancelled()

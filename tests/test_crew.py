@@ -424,3 +424,44 @@ print(len(caught), caught[0].category.__name__, caught[0].message)
     assert first == str(["Simulated answer to: inside a loop"] * 2)
     assert second.startswith("1 RuntimeWarning kickoff() was called from a thread that is running")
     assert "Use 'await akickoff()' instead." in second
+
+
+_EXIT_IN_A_COPY = """
+import sys
+import anyio
+from anycrew import LLM, Agent, Crew, Task
+
+def responder(messages):
+    if "topic 3" in messages[-1]["content"]:
+        sys.exit(3)
+    return "Final Answer: ok"
+
+agent = Agent(role="r", goal="g", backstory="b", llm=LLM(model="sim", responder=responder))
+task = Task(description="Do topic {n}", expected_output="x", agent=agent)
+crew = Crew(agents=[agent], tasks=[task])
+
+async def main():
+    await crew.akickoff_for_each([{"n": i} for i in range(8)])
+    print("not reached")
+
+anyio.run(main, backend=sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sys_exit_in_a_for_each_copy_exits_the_program(backend: str) -> None:
+    """SystemExit is not a copy's failure: it ends the program with its code, as
+    it would from a single kickoff, and is not wrapped in an exception group."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_IN_A_COPY, backend],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "not reached" not in done.stdout
+    assert "ExceptionGroup" not in done.stderr

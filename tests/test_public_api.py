@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,24 @@ def test_secrets_free_reprs() -> None:
     assert repr(llm) == "LLM(model='sim', stream=False)"
     agent = anycrew.Agent(role="r", goal="g", backstory="b", llm=llm)
     assert repr(agent) == "Agent(role='r', llm=LLM(model='sim', stream=False))"
+
+
+def test_storing_a_kickoff_does_not_load_flows(tmp_path: Path) -> None:
+    # The task-output store shares the storage directory with flows, not their code:
+    # the first stored kickoff (often a cancelled one) should not pay for importing them.
+    code = (
+        "import sys; from anycrew.bench._common import build_crew; "
+        "build_crew(1, 2).kickoff({'topic': 'x'}); "
+        "print(sorted(m for m in sys.modules if m.startswith('anycrew.flow')))"
+    )
+    env = {**os.environ, "ANYCREW_STORAGE_DIR": str(tmp_path), "ANYCREW_STORE_TASK_OUTPUTS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    assert result.stdout.strip() == "[]"
+    assert (tmp_path / "kickoff_task_outputs.db").stat().st_size > 0  # it did store

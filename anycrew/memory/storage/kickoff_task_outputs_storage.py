@@ -28,8 +28,8 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from ..._sqlite import call_in_thread, open_store_pool, run_in_thread, thread_limiter
+from ..._storage import storage_dir
 from ...errors import TaskOutputStorageError
-from ...flow.persistence.base import storage_dir
 
 if TYPE_CHECKING:
     import sqlite3

@@ -254,19 +254,18 @@ async def _execute_crew(
                 token_usage=usage,
             )
             result = await after_kickoff(crew, result)
-            # Only a storing record has work to do: no coroutine for the others.
+            # Only a storing record has work to do: on the way out of a completed
+            # kickoff (every kickoff's path) the others cost no coroutine.
             if record.storing:
                 await record.finish("completed")
     except anyio.get_cancelled_exc_class():
-        if record.storing:
-            await record.finish("cancelled")
+        await record.finish("cancelled")
         await emit_shielded(
             crew, CrewKickoffCancelledEvent(crew_name=crew.name, started_event_id=started_id)
         )
         raise
     except Exception as exc:
-        if record.storing:
-            await record.finish("failed", describe_error(exc))
+        await record.finish("failed", describe_error(exc))
         await emit(
             crew,
             CrewKickoffFailedEvent(
@@ -384,12 +383,12 @@ async def _perform(
     began = time.perf_counter()
     context = _context_text(record.outputs, indices)
     task = plan.task
+    task_id, task_name = str(task.id), task.display_name
     verbose = verbose or plan.agent.verbose
     if verbose:
-        say(f"task {task.display_name!r} started by {plan.persona.role!r}")
+        say(f"task {task_name!r} started by {plan.persona.role!r}")
     # The task's own events are labelled here and emitted around its step; inside
     # it, events carry its labels and nest under its started event (one span).
-    task_id, task_name = str(task.id), task.display_name
     started_id = (
         unheard_id(TaskStartedEvent)
         or (
@@ -428,7 +427,7 @@ async def _perform(
     task.output = record.outputs[plan.index] = output
     record.durations[plan.index] = time.perf_counter() - began
     if verbose:
-        say(f"task {task.display_name!r} finished: {clip(output.raw)}")
+        say(f"task {task_name!r} finished: {clip(output.raw)}")
     if runtime.wants(TaskCompletedEvent):
         await emit(
             task,

@@ -194,12 +194,11 @@ class Task(BaseModel):
         """
         if self.output_file is None:
             return None
-        owner = f"task {self.display_name!r}"
-        path = interpolate(self.output_file, inputs, owner=owner, field="output_file")
+        path = interpolate(self.output_file, inputs, owner=self._owner, field="output_file")
         problem = path_problem(path)
         if problem is not None:
             raise InvalidInputError(
-                f"{owner} output_file {self.output_file!r} becomes {path!r} with these "
+                f"{self._owner()} output_file {self.output_file!r} becomes {path!r} with these "
                 f"inputs, which {problem}"
             )
         return path

@@ -89,11 +89,6 @@ class StepObjects(runtime.Span):
         (self._counter or self)._llm_calls += 1
 
 
-def _current_step() -> StepObjects | None:
-    span = runtime.current_span()
-    return span if isinstance(span, StepObjects) else None
-
-
 def step_context(
     *,
     task_id: str | None = None,
@@ -144,12 +139,13 @@ def step_context(
 
 def step_objects() -> StepObjects | None:
     """The crew, task and agent of the step in progress (None outside any)."""
-    return _current_step()
+    span = runtime.current_span()
+    return span if isinstance(span, StepObjects) else None
 
 
 def step_agent_role() -> str | None:
     """The (interpolated) role of the agent of the step in progress, if any."""
-    step = _current_step()
+    step = step_objects()
     return None if step is None else step.agent_role
 
 
@@ -186,7 +182,7 @@ async def emit_shielded(source: Any, event: BaseEvent) -> BaseEvent:
 
 def current_agent_id() -> str | None:
     """The id of the agent whose step is in progress here, if any."""
-    step = _current_step()
+    step = step_objects()
     return None if step is None else step.agent_id
 
 

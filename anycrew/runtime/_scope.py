@@ -175,6 +175,7 @@ def wants(event_type: type) -> bool:
     False outside a run on this thread's loop is never answered: emitting there
     raises, so the caller should build the event and find out.
     """
+    # current_run(), inlined: this is asked several times per kickoff.
     run = _current_run.get()
     if run is None or run.thread_id != threading.get_ident():
         return True

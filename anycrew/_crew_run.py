@@ -143,6 +143,7 @@ def run_crew(
     record: KickoffRecord | None = None,
     on_record: Callable[[KickoffRecord], None] | None = None,
     task_group: anyio.abc.TaskGroup | None = None,
+    loop_token: anyio.lowlevel.EventLoopToken | None = None,
 ) -> Coroutine[Any, Any, CrewOutput]:
     """Kick *crew* off with *inputs* in a new run (or as a child of the current run).
 
@@ -151,8 +152,8 @@ def run_crew(
     result of :func:`plan_kickoff` for these inputs, when the caller has it already.
     *record* is a replay's: the plan, with the restored outputs filled in.
     *on_record* is called with the kickoff's record (its outputs and durations).
-    *task_group* is the caller's, for the run's event consumers (see
-    :func:`runtime.open_run`).
+    *task_group* is the caller's, for the run's event consumers, and *loop_token*
+    its loop's (see :func:`runtime.open_run`).
 
     Plans before it returns the run's coroutine, so bad inputs raise here, before
     anything is awaited.
@@ -171,7 +172,7 @@ def run_crew(
     if on_record is not None and record is not None:
         on_record(record)
     if on_open is None:
-        return runtime.open_run(body, router=router, task_group=task_group)
+        return runtime.open_run(body, router=router, task_group=task_group, loop_token=loop_token)
     return _open_streamed_run(body, router, on_open)
 
 
@@ -301,7 +302,10 @@ def _uses_tools(plans: list[TaskPlan]) -> bool:
 
 def _final_output(outputs: list[TaskOutput]) -> TaskOutput:
     """The crew's result: the last task output that is not empty (a skipped task's is)."""
-    return next((output for output in reversed(outputs) if output.raw), outputs[-1])
+    last = outputs[-1]
+    if last.raw:  # nearly always: no generator
+        return last
+    return next((output for output in reversed(outputs) if output.raw), last)
 
 
 def _context_text(outputs: Sequence[TaskOutput | None], indices: Sequence[int]) -> str:
@@ -383,7 +387,7 @@ async def _perform(
     began = time.perf_counter()
     context = _context_text(record.outputs, indices)
     task = plan.task
-    task_id, task_name = str(task.id), task.display_name
+    task_id, task_name = task._id_text, task.display_name
     verbose = verbose or plan.agent.verbose
     if verbose:
         say(f"task {task_name!r} started by {plan.persona.role!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import anyio
@@ -134,6 +135,11 @@ class Agent(BaseModel):
     def __repr__(self) -> str:
         return f"Agent(role={self.role!r}, llm={self.llm!r})"
 
+    @cached_property
+    def _id_text(self) -> str:
+        # str(id), kept: the id is frozen, and every kickoff labels events with it.
+        return str(self.id)
+
     def persona(self, inputs: dict[str, Any]) -> AgentPersona:
         """Role, goal and backstory with *inputs* filled in.
 
@@ -198,7 +204,7 @@ class Agent(BaseModel):
         )
         # The agent's own events are labelled here and emitted around its step;
         # inside it, events carry its labels and nest under its started event.
-        agent_id, role = str(self.id), persona.role
+        agent_id, role = self._id_text, persona.role
         started_id = (
             unheard_id(AgentExecutionStartedEvent)
             or (

@@ -563,6 +563,7 @@ async def _for_each(
     results: list[CrewOutput | None] = [None] * len(inputs)
     limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
     failure: list[Exception] = []
+    token = anyio.lowlevel.current_token()  # one for every copy's run
 
     async def one(position: int, item: Mapping[str, Any]) -> None:
         # The copy owns its plan from here: a finished copy's plan is not kept
@@ -574,7 +575,9 @@ async def _for_each(
             try:
                 # The copies' runs keep their event consumers in this group, not in
                 # a group each.
-                results[position] = await run_crew(crew, item, router, planned=plan, task_group=tg)
+                results[position] = await run_crew(
+                    crew, item, router, planned=plan, task_group=tg, loop_token=token
+                )
             finally:
                 if limiter is not None:
                     limiter.release()

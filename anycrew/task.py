@@ -6,6 +6,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from pydantic import (
@@ -161,6 +162,11 @@ class Task(BaseModel):
 
     def __repr__(self) -> str:
         return f"Task(name={self.display_name!r}, agent={getattr(self.agent, 'role', None)!r})"
+
+    @cached_property
+    def _id_text(self) -> str:
+        # str(id), kept: the id is frozen, and every kickoff labels events with it.
+        return str(self.id)
 
     @property
     def display_name(self) -> str:

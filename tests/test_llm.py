@@ -15,6 +15,7 @@ from anycrew.events import LLMCallCompletedEvent, LLMCallStartedEvent, LLMStream
 from anycrew.llm import default_llm
 from anycrew.llms import LLMAdapter, LLMResponse
 from anycrew.llms.registry import register_provider
+from anycrew.llms.types import Chunk
 
 from .conftest import Recorder
 
@@ -56,6 +57,25 @@ async def test_streaming_emits_one_chunk_per_token(recorder: Recorder) -> None:
     assert all(c.parent_event_id == started.event_id for c in chunks)
     (completed,) = recorder.of(LLMCallCompletedEvent)
     assert completed.response == text
+
+
+async def test_a_reply_counts_as_many_tokens_as_it_streams_chunks() -> None:
+    reply = " lead\tand\n\ntrailing  white\u2003space \r\n"
+    messages = [
+        {"role": "system", "content": "You are\tterse."},
+        {"role": "user", "content": "one two\nthree"},
+    ]
+    chunks: list[str] = []
+
+    async def collect(chunk: Chunk) -> None:
+        chunks.append(chunk.text)
+
+    llm = LLM(model="sim", replies=[reply])
+    streamed = await llm.agenerate(messages, stream=True, on_chunk=collect)
+    assert "".join(chunks) == reply.rstrip()
+    whole = await llm.agenerate(messages, stream=False)
+    assert whole.completion_tokens == streamed.completion_tokens == len(chunks) == 5
+    assert whole.prompt_tokens == streamed.prompt_tokens == 6
 
 
 async def test_latency_is_a_cancellable_wait() -> None:

@@ -238,6 +238,8 @@ def test_ids_are_unique_and_shaped_like_uuid4() -> None:
     hex_ids = {runtime.new_hex_id() for _ in range(10_000)}
     event_ids = {new_event_id() for _ in range(10_000)}
     assert len(hex_ids) == len(event_ids) == 10_000
+    assert {len(value) for value in hex_ids} == {32}
+    assert {len(value) for value in event_ids} == {36}
     for value in (next(iter(hex_ids)), next(iter(event_ids))):
         parsed = uuid.UUID(value)
         assert parsed.version == 4

@@ -20,9 +20,12 @@ def _seed() -> None:
     # 24 characters: the first four groups of a UUID4 (version and variant bits set).
     _UUID_PREFIX = str(random)[:24]
     _HEX_PREFIX = random.hex[:20]
-    _COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
+    # Counting from 2**48 (plus a random start), hex() gives "0x1" and then the
+    # twelve digits of the id: slicing is cheaper than a format spec.
+    _COUNTER = itertools.count(_FIRST + int.from_bytes(os.urandom(4), "big"))
 
 
+_FIRST = 1 << 48
 _HEX_PREFIX = _UUID_PREFIX = ""
 _COUNTER = itertools.count()
 _seed()
@@ -32,9 +35,9 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows
 
 def new_hex_id() -> str:
     """A fresh process-unique id of 32 hex digits, shaped like ``uuid4().hex``."""
-    return f"{_HEX_PREFIX}{next(_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+    return _HEX_PREFIX + hex(next(_COUNTER))[3:]
 
 
 def new_uuid_id() -> str:
     """A fresh process-unique id shaped like ``str(uuid4())``."""
-    return f"{_UUID_PREFIX}{next(_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+    return _UUID_PREFIX + hex(next(_COUNTER))[3:]

@@ -44,6 +44,8 @@ from ._pipe import (
 T = TypeVar("T")
 V = TypeVar("V")
 
+_get_ident = threading.get_ident  # a module global: asked on every event check
+
 #: How long cancellation events may take to be accepted by a full pipe.
 SHIELDED_EMIT_TIMEOUT = 5.0
 
@@ -74,7 +76,7 @@ _current_run: ContextVar[Run | None] = ContextVar("anycrew_run", default=None)
 def current_run() -> Run | None:
     """The run the calling code belongs to, if it is on that run's event loop thread."""
     run = _current_run.get()
-    if run is not None and run.thread_id != threading.get_ident():
+    if run is not None and run.thread_id != _get_ident():
         return None
     return run
 
@@ -175,11 +177,13 @@ def wants(event_type: type) -> bool:
     False outside a run on this thread's loop is never answered: emitting there
     raises, so the caller should build the event and find out.
     """
-    # current_run(), inlined: this is asked several times per kickoff.
+    # current_run() and the pipe's common case, inlined: this is asked several
+    # times per kickoff.
     run = _current_run.get()
-    if run is None or run.thread_id != threading.get_ident():
+    if run is None or run.thread_id != _get_ident():
         return True
-    return run.pipe.wants(event_type)
+    pipe = run.pipe
+    return pipe.wants(event_type) if pipe._subscribers else pipe._router.routes(event_type)
 
 
 def emit_from_thread(source: Any, event: Stampable) -> bool:
@@ -192,7 +196,7 @@ def emit_from_thread(source: Any, event: Stampable) -> bool:
     False when the calling context belongs to no run.
     """
     run = _current_run.get()
-    if run is None or run.thread_id == threading.get_ident():
+    if run is None or run.thread_id == _get_ident():
         return False
     parent = current_parent_id()
     if in_sync_handler():
@@ -246,6 +250,7 @@ def open_run(
     buffer_size: int = DEFAULT_BUFFER_SIZE,
     on_open: OnOpen | None = None,
     task_group: anyio.abc.TaskGroup | None = None,
+    loop_token: anyio.lowlevel.EventLoopToken | None = None,
 ) -> Coroutine[Any, Any, T]:
     """Run *body* inside a new run scope and return its result.
 
@@ -260,6 +265,8 @@ def open_run(
     *task_group* is a group of the caller's that outlives the run, for the pipe's
     consumers: runs started side by side from one group (``kickoff_for_each``) then
     need no group each. The run still waits for its consumers before it returns.
+    Such a caller may also pass *loop_token* (``anyio.lowlevel.current_token()``),
+    which the runs then share instead of looking it up each.
 
     *on_open* is called with the run's pipe before the first event, so a stream
     session can subscribe to all of it. A run opened inside another (a crew inside a
@@ -274,7 +281,7 @@ def open_run(
         return _run_child(body, parent, on_open)
     run_id = new_hex_id()
     if task_group is not None:
-        return _run_top(body, run_id, router, task_group, buffer_size, on_open)
+        return _run_top(body, run_id, router, task_group, buffer_size, on_open, loop_token)
     return _run_in_own_group(body, run_id, router, buffer_size, on_open)
 
 
@@ -302,11 +309,12 @@ async def _run_top(
     task_group: anyio.abc.TaskGroup,
     buffer_size: int,
     on_open: OnOpen | None,
+    loop_token: anyio.lowlevel.EventLoopToken | None = None,
 ) -> T:
     pipe = EventPipe(run_id, router, task_group, buffer_size=buffer_size)
     if on_open is not None:
         on_open(pipe)
-    run = Run(run_id, pipe)
+    run = Run(run_id, pipe) if loop_token is None else Run(run_id, pipe, token=loop_token)
     token = _current_run.set(run)
     # Handlers run in the run's own context, not in that of whichever event
     # happened to open their lane (its task, step and span).

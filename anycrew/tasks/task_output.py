@@ -11,6 +11,11 @@ from ..types._output import StructuredOutput
 from .output_format import OutputFormat
 
 
+def summary_of(description: str) -> str:
+    """The default summary of a task output: the description's first ten words."""
+    return " ".join(description.split(" ")[:10]) + "..."
+
+
 class TaskOutput(StructuredOutput):
     """The result of one task.
 
@@ -30,8 +35,7 @@ class TaskOutput(StructuredOutput):
     @model_validator(mode="after")
     def _set_summary(self) -> TaskOutput:
         if self.summary is None:
-            excerpt = " ".join(self.description.split(" ")[:10])
-            self.summary = f"{excerpt}..."
+            self.summary = summary_of(self.description)
         return self
 
     @property

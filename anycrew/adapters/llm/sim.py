@@ -234,14 +234,13 @@ class SimulatorAdapter(LLMAdapter):
                 pieces += 1
                 await on_chunk(Chunk(match.group()))
         else:
-            pieces = len(_TOKEN.findall(text))
+            pieces = _count_tokens(text)  # the number of _TOKEN matches
             if self.tokens_per_second and pieces > 1:
                 await anyio.sleep((pieces - 1) / self.tokens_per_second)
-        return LLMResponse(
-            text=text,
-            prompt_tokens=sum(_count_tokens(str(m.get("content", ""))) for m in messages),
-            completion_tokens=pieces,
-        )
+        prompt_tokens = 0
+        for message in messages:
+            prompt_tokens += _count_tokens(str(message.get("content", "")))
+        return LLMResponse(text=text, prompt_tokens=prompt_tokens, completion_tokens=pieces)
 
     async def _tool_call_reply(
         self, calls: list[ToolCall], stream: bool, on_chunk: ChunkCallback

@@ -16,7 +16,13 @@ from . import runtime
 from ._callbacks import crew_callbacks
 from ._hierarchical import assign, task_tools
 from ._interpolate import validate_inputs
-from ._kickoff_callbacks import after_kickoff, after_task, before_kickoff, callback_inputs
+from ._kickoff_callbacks import (
+    after_kickoff,
+    after_task,
+    before_kickoff,
+    callback_inputs,
+    has_after_task,
+)
 from ._task_control import agent_answer, produce_output, task_output
 from ._user_code import call_user as _call_user
 from ._verbose import clip, say
@@ -82,21 +88,18 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
     tasks = crew.tasks
     positions: dict[int, int] | None = None
     personas: dict[int, AgentPersona] = {}
-
-    def persona_of(agent: Agent) -> AgentPersona:
-        persona = personas.get(id(agent))
-        if persona is None:
-            persona = personas[id(agent)] = agent.persona(checked)
-        return persona
-
     # Reading a pydantic private attribute costs microseconds: only when it is needed.
     manager = crew._manager if crew.process == _HIERARCHICAL else None
     plans = []
     for index, task in enumerate(tasks):
         # The task's agent, or the manager of a hierarchical crew.
         agent, coworkers = assign(crew, manager, task)
-        persona = persona_of(agent)
-        tools = task_tools(agent, coworkers, persona_of) if coworkers else None
+        persona = _persona_of(personas, checked, agent)
+        tools = (
+            task_tools(agent, coworkers, partial(_persona_of, personas, checked))
+            if coworkers
+            else None
+        )
         description, expected_output = task.interpolated(checked)
         context = None
         if task.context is not None:
@@ -117,6 +120,16 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
             )
         )
     return checked, plans
+
+
+def _persona_of(
+    personas: dict[int, AgentPersona], inputs: dict[str, Any], agent: Agent
+) -> AgentPersona:
+    """*agent*'s persona for this kickoff, filled in once however many tasks it has."""
+    persona = personas.get(id(agent))
+    if persona is None:
+        persona = personas[id(agent)] = agent.persona(inputs)
+    return persona
 
 
 def precheck_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]] | None:
@@ -239,7 +252,7 @@ async def _execute_crew(
             # Tasks whose output is in the record already (restored by a replay)
             # do not run.
             todo = _still_to_run(plans, record) if record.restored else plans
-            if any(plan.task.async_execution for plan in todo):
+            if _any_async(todo):
                 await _execute_with_async_tasks(todo, crew.verbose, record)
             else:  # all synchronous, run here: no task group, no coroutine level
                 for plan in todo:
@@ -254,7 +267,8 @@ async def _execute_crew(
                 tasks_output=outputs,
                 token_usage=usage,
             )
-            result = await after_kickoff(crew, result)
+            if crew.after_kickoff_callbacks:
+                result = await after_kickoff(crew, result)
             # Only a storing record has work to do: on the way out of a completed
             # kickoff (every kickoff's path) the others cost no coroutine.
             if record.storing:
@@ -295,9 +309,21 @@ def _still_to_run(plans: list[TaskPlan], record: KickoffRecord) -> list[TaskPlan
     return [plan for plan in plans if record.outputs[plan.index] is None]
 
 
+# These two are loops rather than any() over a generator: every kickoff asks both.
 def _uses_tools(plans: list[TaskPlan]) -> bool:
     """Whether any task may call a tool (its own tools, or its agent's)."""
-    return any(plan.tools if plan.tools is not None else plan.agent.tools for plan in plans)
+    for plan in plans:  # noqa: SIM110
+        if plan.tools if plan.tools is not None else plan.agent.tools:
+            return True
+    return False
+
+
+def _any_async(plans: list[TaskPlan]) -> bool:
+    """Whether any of *plans* is an async task."""
+    for plan in plans:  # noqa: SIM110
+        if plan.task.async_execution:
+            return True
+    return False
 
 
 def _final_output(outputs: list[TaskOutput]) -> TaskOutput:
@@ -410,7 +436,8 @@ async def _perform(
                 output = await produce_output(plan, context, verbose)
             else:  # the agent's answer as it stands: one coroutine less
                 output = task_output(plan, await agent_answer(plan, context, None))
-            await after_task(task, output, plan.output_file)
+            if has_after_task(task, plan.output_file):
+                await after_task(task, output, plan.output_file)
     except anyio.get_cancelled_exc_class():
         await emit_shielded(
             task,

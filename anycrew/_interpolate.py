@@ -14,6 +14,7 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
 # ``{{name}}`` is an escaped placeholder: it becomes the literal ``{name}``.
 _PLACEHOLDER = re.compile(rf"\{{\{{({_NAME})\}}\}}|\{{({_NAME})\}}")
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)  # exactly these: no isinstance, no call
 
 
 def _check_value(value: Any, where: str) -> None:
@@ -53,7 +54,8 @@ def validate_inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     for key, value in inputs.items():
         if not isinstance(key, str):
             raise InvalidInputError(f"input names must be strings, got {key!r}")
-        _check_value(value, repr(key))
+        if value.__class__ not in _SCALAR_TYPES:
+            _check_value(value, repr(key))
         checked[key] = value
     return checked
 

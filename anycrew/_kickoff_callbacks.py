@@ -91,6 +91,15 @@ async def after_kickoff(crew: Crew, result: CrewOutput) -> CrewOutput:
     return result
 
 
+def has_after_task(task: Task, output_file: str | None) -> bool:
+    """Whether :func:`after_task` has anything to do (most tasks: no coroutine)."""
+    return (
+        task.callback is not None
+        or output_file is not None
+        or current_crew_callbacks().task is not None
+    )
+
+
 async def after_task(task: Task, output: TaskOutput, output_file: str | None) -> None:
     """The task's callback, the crew's task callback, then the output file."""
     if task.callback is not None:

@@ -140,17 +140,23 @@ class Agent(BaseModel):
         # str(id), kept: the id is frozen, and every kickoff labels events with it.
         return str(self.id)
 
+    def _owner(self) -> str:
+        return f"agent {self.role!r}"
+
     def persona(self, inputs: dict[str, Any]) -> AgentPersona:
         """Role, goal and backstory with *inputs* filled in.
 
         Raises:
             InvalidInputError: if a placeholder has no input.
         """
-        owner = f"agent {self.role!r}"
+        role, goal, backstory = self.role, self.goal, self.backstory
+        if "{" not in role and "{" not in goal and "{" not in backstory:
+            return AgentPersona(role, goal, backstory)  # most agents: nothing to fill in
+        owner = self._owner  # the name is worked out only for an error
         return AgentPersona(
-            interpolate(self.role, inputs, owner=owner, field="role"),
-            interpolate(self.goal, inputs, owner=owner, field="goal"),
-            interpolate(self.backstory, inputs, owner=owner, field="backstory"),
+            interpolate(role, inputs, owner=owner, field="role"),
+            interpolate(goal, inputs, owner=owner, field="goal"),
+            interpolate(backstory, inputs, owner=owner, field="backstory"),
         )
 
     def get_delegation_tools(self, agents: Sequence[Agent]) -> list[BaseTool]:

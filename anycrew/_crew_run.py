@@ -29,7 +29,7 @@ from ._verbose import clip, say
 from .agent import Agent, AgentPersona
 from .crews._kickoff_record import KickoffRecord
 from .crews.crew_output import CrewOutput
-from .events._emit import emit, emit_shielded, step_context, unheard_id
+from .events._emit import crew_step, emit, emit_shielded, step_context, task_step, unheard_id
 from .events.crew_events import (
     CrewKickoffCancelledEvent,
     CrewKickoffCompletedEvent,
@@ -239,7 +239,7 @@ async def _execute_crew(
         # The step carries the crew's usage counts. The crew's other context
         # variables, those that apply to it, are set with it in one block: a run
         # keeps one token each for them rather than a context manager each.
-        step = step_context(crew=crew, span=started_id, usage=usage)
+        step = crew_step(crew, started_id, usage)
         others = (
             # Usage counts and the cache are shared by the crew's tool calls: only
             # bound when some task has tools.
@@ -255,7 +255,10 @@ async def _execute_crew(
             if _any_async(todo):
                 await _execute_with_async_tasks(todo, crew.verbose, record)
             else:  # all synchronous, run here: no task group, no coroutine level
-                for plan in todo:
+                # By index: a list iterator would be one more object per kickoff for
+                # the garbage collector to track.
+                for index in range(len(todo)):
+                    plan = todo[index]
                     await _perform_in_order(plan, _context_of(plan, ()), crew.verbose, record)
             outputs = [output for output in record.outputs if output is not None]
             assert len(outputs) == len(plans)
@@ -429,7 +432,8 @@ async def _perform(
         ).event_id
     )
     try:
-        with step_context(task_id=task_id, task_name=task_name, task=task, span=started_id):
+        entered = runtime.enter_span(task_step(task_id, task_name, task, started_id))
+        try:
             # The public fields, not guardrail_checks: a pydantic private attribute
             # costs microseconds to read.
             if task.guardrail is not None or task.guardrails or task.human_input:
@@ -438,6 +442,8 @@ async def _perform(
                 output = task_output(plan, await agent_answer(plan, context, None))
             if has_after_task(task, plan.output_file):
                 await after_task(task, output, plan.output_file)
+        finally:
+            runtime.leave_span(entered)
     except anyio.get_cancelled_exc_class():
         await emit_shielded(
             task,

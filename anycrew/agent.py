@@ -26,7 +26,7 @@ from ._prompts import (
 from ._user_code import call_user
 from .agents.parser import AgentAction, AgentFinish, thought_of
 from .errors import AgentExecutionTimeoutError, OutputValidationError
-from .events._emit import emit, emit_shielded, step_context, unheard_id
+from .events._emit import agent_step, emit, emit_shielded, unheard_id
 from .events.agent_events import (
     AgentExecutionCancelledEvent,
     AgentExecutionCompletedEvent,
@@ -226,7 +226,7 @@ class Agent(BaseModel):
             ).event_id
         )
         try:
-            step = step_context(agent_id=agent_id, agent_role=role, agent=self, span=started_id)
+            step = agent_step(agent_id, role, self, started_id)
             # Reading a pydantic private attribute costs microseconds: only if set.
             with step if self.max_rpm is None else runtime.bind_all(step, rate_limited(self._rpm)):
                 if self.max_execution_time is None and output_model is None:

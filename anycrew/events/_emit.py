@@ -137,6 +137,73 @@ def step_context(
     )
 
 
+# A kickoff's three levels, entered on every kickoff: what step_context does for
+# each, without its keyword arguments and branches (they were most of its cost).
+
+
+def crew_step(crew: Any, span: str, usage: UsageMetrics) -> StepObjects:
+    """``step_context(crew=crew, span=span, usage=usage)``."""
+    current = _current_span()
+    if not isinstance(current, StepObjects):
+        return StepObjects(span, None, None, None, None, crew, None, None, None, 0, usage)
+    return StepObjects(
+        span,
+        current.task_id,
+        current.task_name,
+        current.agent_id,
+        current.agent_role,
+        crew,
+        current.task,
+        current.agent,
+        None,
+        current.llm_calls,
+        usage,
+    )
+
+
+def task_step(task_id: str, task_name: str, task: Any, span: str) -> StepObjects:
+    """``step_context(task_id=task_id, task_name=task_name, task=task, span=span)``."""
+    current = _current_span()
+    if not isinstance(current, StepObjects):
+        return StepObjects(span, task_id, task_name, None, None, None, task)
+    return StepObjects(
+        span,
+        task_id,
+        task_name,
+        current.agent_id,
+        current.agent_role,
+        current.crew,
+        task,
+        current.agent,
+        None,
+        current.llm_calls,
+        current.usage,
+    )
+
+
+def agent_step(agent_id: str, agent_role: str, agent: Any, span: str) -> StepObjects:
+    """``step_context(agent_id=agent_id, agent_role=agent_role, agent=agent, span=span)``."""
+    current = _current_span()
+    if not isinstance(current, StepObjects):
+        return StepObjects(span, None, None, agent_id, agent_role, None, None, agent)
+    return StepObjects(
+        span,
+        current.task_id,
+        current.task_name,
+        agent_id,
+        agent_role,
+        current.crew,
+        current.task,
+        agent,
+        None,
+        0,
+        current.usage,
+    )
+
+
+_current_span = runtime.current_span
+
+
 def step_objects() -> StepObjects | None:
     """The crew, task and agent of the step in progress (None outside any)."""
     span = runtime.current_span()

@@ -146,7 +146,8 @@ async def _invoke(
 
     on_chunk = _ChunkEvents(source, llm.model, call_id)
     try:
-        with runtime.span(started_id):
+        entered = runtime.enter_span(runtime.span(started_id))
+        try:
             if stream is None and _force_stream.get():
                 stream = True
             response = await llm.agenerate(
@@ -156,6 +157,8 @@ async def _invoke(
                 tools=tools,
                 response_format=response_format,
             )
+        finally:
+            runtime.leave_span(entered)
     except Exception as exc:
         await emit(
             source,

@@ -45,6 +45,12 @@ from ._pipe import (
 from ._pipe import (
     call_sync_handlers as call_sync_handlers,
 )
+from ._pipe import (
+    enter_span as enter_span,
+)
+from ._pipe import (
+    leave_span as leave_span,
+)
 from ._rate import RateLimiter as RateLimiter
 from ._scope import (
     Run as Run,

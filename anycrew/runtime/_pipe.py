@@ -240,6 +240,12 @@ class Span:
 #: The span new events are nested under (see runtime.span).
 current_parent: ContextVar[Span | None] = ContextVar("anycrew_parent_event", default=None)
 
+#: Make a span current without a ``with`` block: ``token = enter_span(span)``, then
+#: ``leave_span(token)`` in a ``finally``. For the levels every kickoff enters: a
+#: ``with`` block keeps a bound ``__exit__`` alive for as long as the level runs.
+enter_span = current_parent.set
+leave_span = current_parent.reset
+
 _sync_handler_thread = threading.local()
 
 

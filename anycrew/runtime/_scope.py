@@ -320,7 +320,11 @@ async def _run_top(
     # happened to open their lane (its task, step and span).
     pipe.handler_context = copy_context()
     try:
-        result = await body(run)
+        work = body(run)
+        # The body's coroutine holds what it needs: its maker (a partial, often)
+        # need not stay alive for the whole run.
+        del body
+        result = await work
     except BaseException as exc:
         await pipe.aclose(cancelled=isinstance(exc, anyio.get_cancelled_exc_class()))
         if isinstance(exc, BaseExceptionGroup):

@@ -84,42 +84,71 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
     Raises:
         InvalidInputError: for malformed inputs or a missing placeholder.
     """
-    checked = validate_inputs(inputs)
-    tasks = crew.tasks
-    positions: dict[int, int] | None = None
-    personas: dict[int, AgentPersona] = {}
-    # Reading a pydantic private attribute costs microseconds: only when it is needed.
-    manager = crew._manager if crew.process == _HIERARCHICAL else None
-    plans = []
-    for index, task in enumerate(tasks):
-        # The task's agent, or the manager of a hierarchical crew.
-        agent, coworkers = assign(crew, manager, task)
-        persona = _persona_of(personas, checked, agent)
-        tools = (
-            task_tools(agent, coworkers, partial(_persona_of, personas, checked))
-            if coworkers
-            else None
-        )
-        description, expected_output = task.interpolated(checked)
-        context = None
-        if task.context is not None:
-            if positions is None:
-                positions = {id(task): index for index, task in enumerate(tasks)}
-            context = tuple(positions[id(t)] for t in task.context)
-        plans.append(
-            TaskPlan(
-                index,
-                task,
-                agent,
-                persona,
-                description,
-                expected_output,
-                context,
-                tools,
-                output_file=task.interpolated_output_file(checked),
+    return Planner(crew).plan(inputs)
+
+
+class Planner:
+    """Plans kickoffs of one crew as it stands when the planner is made.
+
+    What no input changes is worked out once: who works on each task (and may
+    delegate to whom), the personas that have no placeholder, the positions of each
+    task's context. ``kickoff_for_each`` plans all its copies with one planner;
+    nothing runs between the copies' plans, so the crew cannot change in between.
+    """
+
+    __slots__ = ("_assignments",)
+
+    def __init__(self, crew: Crew) -> None:
+        tasks = crew.tasks
+        positions = {id(task): index for index, task in enumerate(tasks)}
+        # Reading a pydantic private attribute costs microseconds: only when needed.
+        manager = crew._manager if crew.process == _HIERARCHICAL else None
+        fixed: dict[int, AgentPersona | None] = {}
+        self._assignments: list[
+            tuple[int, Task, Agent, list[Agent] | None, AgentPersona | None, tuple[int, ...] | None]
+        ] = []
+        for index, task in enumerate(tasks):
+            # The task's agent, or the manager of a hierarchical crew.
+            agent, coworkers = assign(crew, manager, task)
+            if id(agent) not in fixed:
+                fixed[id(agent)] = agent.persona({}) if agent.persona_is_fixed() else None
+            context = None
+            if task.context is not None:
+                context = tuple(positions[id(t)] for t in task.context)
+            self._assignments.append((index, task, agent, coworkers, fixed[id(agent)], context))
+
+    def plan(self, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
+        """The kickoff's inputs, validated, and its task plans.
+
+        Raises:
+            InvalidInputError: for malformed inputs or a missing placeholder.
+        """
+        checked = validate_inputs(inputs)
+        personas: dict[int, AgentPersona] = {}
+        plans = []
+        for index, task, agent, coworkers, persona, context in self._assignments:
+            if persona is None:
+                persona = _persona_of(personas, checked, agent)
+            tools = (
+                task_tools(agent, coworkers, partial(_persona_of, personas, checked))
+                if coworkers
+                else None
             )
-        )
-    return checked, plans
+            description, expected_output = task.interpolated(checked)
+            plans.append(
+                TaskPlan(
+                    index,
+                    task,
+                    agent,
+                    persona,
+                    description,
+                    expected_output,
+                    context,
+                    tools,
+                    output_file=task.interpolated_output_file(checked),
+                )
+            )
+        return checked, plans
 
 
 def _persona_of(
@@ -144,6 +173,22 @@ def precheck_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[Task
         callback_inputs(inputs)
         return None
     return plan_kickoff(crew, inputs)
+
+
+def precheck_kickoffs(
+    crew: Crew, many_inputs: Sequence[Any]
+) -> list[tuple[dict[str, Any], list[TaskPlan]] | None]:
+    """:func:`precheck_kickoff` for each of *many_inputs*, with one :class:`Planner`.
+
+    Raises:
+        InvalidInputError: for malformed inputs or a missing placeholder.
+    """
+    if crew.before_kickoff_callbacks:
+        for inputs in many_inputs:
+            callback_inputs(inputs)
+        return [None] * len(many_inputs)
+    planner = Planner(crew)
+    return [planner.plan(inputs) for inputs in many_inputs]
 
 
 def run_crew(
@@ -338,6 +383,8 @@ def _final_output(outputs: list[TaskOutput]) -> TaskOutput:
 
 
 def _context_text(outputs: Sequence[TaskOutput | None], indices: Sequence[int]) -> str:
+    if not indices:  # a crew's first task: no generator
+        return ""
     return _CONTEXT_SEPARATOR.join(
         output.raw for i in indices if (output := outputs[i]) is not None and output.raw
     )
@@ -351,6 +398,8 @@ def _context_of(plan: TaskPlan, running: Sequence[int]) -> tuple[int, ...]:
     """
     if plan.context is not None:
         return plan.context
+    if not running:  # no async task beside it (every task of most crews)
+        return tuple(range(plan.index))
     return tuple(index for index in range(plan.index) if index not in running)
 
 

@@ -143,6 +143,10 @@ class Agent(BaseModel):
     def _owner(self) -> str:
         return f"agent {self.role!r}"
 
+    def persona_is_fixed(self) -> bool:
+        """Whether role, goal and backstory have no placeholder (no input changes them)."""
+        return "{" not in self.role and "{" not in self.goal and "{" not in self.backstory
+
     def persona(self, inputs: dict[str, Any]) -> AgentPersona:
         """Role, goal and backstory with *inputs* filled in.
 
@@ -150,7 +154,7 @@ class Agent(BaseModel):
             InvalidInputError: if a placeholder has no input.
         """
         role, goal, backstory = self.role, self.goal, self.backstory
-        if "{" not in role and "{" not in goal and "{" not in backstory:
+        if self.persona_is_fixed():
             return AgentPersona(role, goal, backstory)  # most agents: nothing to fill in
         owner = self._owner  # the name is worked out only for an error
         return AgentPersona(

@@ -21,7 +21,7 @@ from pydantic import (
 
 from . import runtime
 from ._callbacks import check_callback, check_callbacks
-from ._crew_run import TaskPlan, precheck_kickoff, run_crew
+from ._crew_run import TaskPlan, precheck_kickoff, precheck_kickoffs, run_crew
 from ._hierarchical import check_crew
 from .agent import Agent
 from .crews.crew_output import CrewOutput
@@ -543,7 +543,7 @@ def _check_for_each(
         raise ConfigurationError(
             f"max_concurrency must be a positive integer or None, got {max_concurrency!r}"
         )
-    return [precheck_kickoff(crew, item) for item in inputs]
+    return precheck_kickoffs(crew, inputs)
 
 
 #: Copies ``kickoff_for_each`` starts before it lets the event loop run. Starting
@@ -575,9 +575,9 @@ async def _for_each(
             try:
                 # The copies' runs keep their event consumers in this group, not in
                 # a group each.
-                results[position] = await run_crew(
-                    crew, item, router, planned=plan, task_group=tg, loop_token=token
-                )
+                work = run_crew(crew, item, router, planned=plan, task_group=tg, loop_token=token)
+                del plan  # the run has what it needs of it
+                results[position] = await work
             finally:
                 if limiter is not None:
                     limiter.release()

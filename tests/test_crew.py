@@ -366,6 +366,28 @@ async def test_for_each_validates_every_input_first(recorder: Recorder) -> None:
     assert recorder.events == []
 
 
+async def test_for_each_fills_each_copys_personas_and_context(recorder: Recorder) -> None:
+    llm = LLM(model="sim", responder=lambda m: "Final Answer: " + m[0]["content"].split(".")[0])
+    fixed = Agent(role="Editor", goal="Check", backstory="Careful", llm=llm)
+    filled = Agent(role="{topic} expert", goal="Know {topic}", backstory="Old hand", llm=llm)
+    first = Task(description="Study {topic}", expected_output="notes", agent=filled)
+    second = Task(description="Edit", expected_output="text", agent=fixed, context=[first])
+    crew = Crew(agents=[filled, fixed], tasks=[first, second])
+    results = await crew.akickoff_for_each([{"topic": "owls"}, {"topic": "bees"}])
+    assert [[o.raw for o in r.tasks_output] for r in results] == [
+        ["You are owls expert", "You are Editor"],
+        ["You are bees expert", "You are Editor"],
+    ]
+    assert [o.agent for r in results for o in r.tasks_output] == [
+        "owls expert",
+        "Editor",
+        "bees expert",
+        "Editor",
+    ]
+    contexts = [e.context for e in recorder.of(TaskStartedEvent) if e.task_name == "Edit"]
+    assert sorted(contexts) == ["You are bees expert", "You are owls expert"]
+
+
 async def test_task_started_carries_its_context(recorder: Recorder) -> None:
     await make_crew(2).akickoff({"topic": "z"})
     first, second = recorder.of(TaskStartedEvent)

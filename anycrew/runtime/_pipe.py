@@ -536,6 +536,21 @@ class EventPipe:
         else:
             await self._close(anyio.current_time() + CANCELLED_DRAIN_TIMEOUT)
 
+    def close_if_settled(self) -> bool:
+        """Close at once if no handler has work left and no lane or subscriber is open.
+
+        True if it closed; else nothing changed and :meth:`aclose` is to be awaited.
+        Most runs have neither handlers nor subscribers: they end here, without the
+        coroutines of :meth:`aclose`.
+        """
+        if self._flusher or self._sync_lane or self._async_lane or self._subscribers:
+            return False
+        if self._backlog or self._flush_wakeup is not None:
+            return False
+        self._closed = True
+        self.handler_context = None  # see _close
+        return True
+
     async def _close(self, deadline: float) -> None:
         if not self._settled():  # most runs have nothing left to wait for: no scope
             with anyio.CancelScope(shield=True, deadline=deadline):

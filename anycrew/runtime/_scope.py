@@ -332,7 +332,8 @@ async def _run_top(
         raise
     finally:
         _current_run.reset(token)
-    await pipe.aclose()
+    if not pipe.close_if_settled():
+        await pipe.aclose()
     return result
 
 

@@ -411,3 +411,30 @@ async def test_unheard_lifecycle_events_are_not_built_but_spans_stay_linked() ->
     assert started.parent_event_id is not None
     assert completed.started_event_id == started.event_id
     assert completed.previous_event_id == started.event_id
+
+
+async def test_a_handler_registered_mid_run_hears_the_rest_of_it() -> None:
+    heard: list[str] = []
+
+    def on_completed(source: Any, event: BaseEvent) -> None:
+        heard.append(type(event).__name__)
+
+    def responder(messages: list[dict[str, Any]]) -> str:
+        if not heard and on_completed not in registered:
+            # The run started with no handler at all; from here on it has one.
+            event_bus.register_handler(TaskCompletedEvent, on_completed)
+            event_bus.register_handler(CrewKickoffCompletedEvent, on_completed)
+            registered.append(on_completed)
+        return "Final Answer: done"
+
+    registered: list[Any] = []
+    with event_bus.scoped_handlers():
+        registry = event_bus.active_registry()
+        assert registry.quiet
+        await make_crew(2, llm=LLM(model="sim", responder=responder)).akickoff({"topic": "t"})
+        assert heard == ["TaskCompletedEvent", "TaskCompletedEvent", "CrewKickoffCompletedEvent"]
+        assert not registry.quiet
+        event_bus.off(TaskCompletedEvent, on_completed)
+        assert not registry.quiet
+        event_bus.off(CrewKickoffCompletedEvent, on_completed)
+        assert registry.quiet

@@ -29,6 +29,7 @@ class Router:
         self, sync: Sequence[SyncHandler] = (), async_: Sequence[AsyncHandler] = ()
     ) -> None:
         self.sync, self.async_ = list(sync), list(async_)
+        self.quiet = not (sync or async_)
 
     def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
         return self.sync, self.async_

@@ -83,6 +83,8 @@ class HandlerRegistry:
         self._lock = threading.Lock()
         self._registrations: dict[type[BaseEvent], list[_Registration]] = {}
         self._cache: dict[type, _Route] = {}
+        #: No handler registered (see runtime.Router.quiet).
+        self.quiet = True
 
     def add(
         self, event_type: type[BaseEvent], handler: Callable[..., Any], run_id: str | None
@@ -93,6 +95,7 @@ class HandlerRegistry:
         with self._lock:
             self._registrations.setdefault(event_type, []).append(registration)
             self._cache = {}
+            self.quiet = False
 
     def remove(self, event_type: type[BaseEvent], handler: Callable[..., Any]) -> bool:
         with self._lock:
@@ -102,6 +105,7 @@ class HandlerRegistry:
                 return False
             self._registrations[event_type] = kept
             self._cache = {}
+            self.quiet = not any(self._registrations.values())
             return True
 
     def _lookup(self, cls: type) -> _Route:

@@ -83,6 +83,10 @@ class Stampable(Protocol):
 class Router(Protocol):
     """Finds the handlers an event must reach (the event bus implements this)."""
 
+    #: True while no handler is registered at all: then :meth:`routes` is False for
+    #: every type, and a run can tell so without a call (it asks for every event).
+    quiet: bool
+
     def handlers_for(self, event: Any) -> tuple[Sequence[SyncHandler], Sequence[AsyncHandler]]:
         """Return the sync and the async handlers for *event*, in registration order."""
         ...

@@ -183,7 +183,10 @@ def wants(event_type: type) -> bool:
     if run is None or run.thread_id != _get_ident():
         return True
     pipe = run.pipe
-    return pipe.wants(event_type) if pipe._subscribers else pipe._router.routes(event_type)
+    if pipe._subscribers:
+        return pipe.wants(event_type)
+    router = pipe._router
+    return not router.quiet and router.routes(event_type)
 
 
 def emit_from_thread(source: Any, event: Stampable) -> bool:

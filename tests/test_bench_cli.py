@@ -69,6 +69,8 @@ def test_bench_all_scenarios_all_backends(tmp_path: Path) -> None:
         assert by_key[backend, "overhead", "flow 3 methods median"] > 0
         assert by_key[backend, "events", "events per run"] == 208
         assert by_key[backend, "fanout", "n=10 wall"] > 0
+        # The stall ticker runs beside the bare tasks too (both sides of the ratio).
+        assert by_key[backend, "fanout", "n=10 max loop stall, bare tasks"] > 0
         for entry in ("akickoff x20", "kickoff_async x5"):
             assert by_key[backend, "cancel", f"{entry} LLM calls started after cancel"] == 0
             assert by_key[backend, "cancel", f"{entry} LLM calls in flight at cancel"] > 0

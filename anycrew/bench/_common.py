@@ -53,7 +53,7 @@ class Settings:
     @property
     def fanout_rounds(self) -> int:
         """Rounds of (floor, crews) per fanout N; the figures are their medians."""
-        return 1 if self.quick else 3
+        return 1 if self.quick else 5
 
     @property
     def cancel_crews(self) -> tuple[int, int]:

@@ -93,9 +93,10 @@ class KickoffRecord:
         self.outputs: list[TaskOutput | None] = [None] * len(plans)
         self.durations: list[float | None] = [None] * len(plans)
         self.restored = frozenset(restored) if restored else _NOTHING_RESTORED
-        for index, output in (restored or {}).items():
-            self.outputs[index] = output
-            plans[index].task.output = output
+        if restored:
+            for index, output in restored.items():
+                self.outputs[index] = output
+                plans[index].task.output = output
         self.replay_of = replay_of
         self.run_id = ""
         self.storing = len(plans) > 1 and crew.store_task_outputs and storing_enabled()

@@ -274,6 +274,28 @@ class EventPipe:
     how a slow consumer slows the run down.
     """
 
+    # Class-level defaults for what most runs never change: a run's pipe starts
+    # with four attributes of its own, not sixteen (there is one per kickoff).
+    _seq = 0
+    _last_id: str | None = None
+    _sync_lane: _Lane | None = None
+    _async_lane: _Lane | None = None
+    # Replaced, never changed in place: most runs have none, and an empty tuple
+    # costs the garbage collector nothing.
+    _subscribers: tuple[tuple[frozenset[str] | None, MemoryObjectSendStream[Any]], ...] = ()
+    #: The context handler lanes start in (set by the run scope).
+    handler_context: Context | None = None
+    _closed = False
+    # The ordered backlog used while some lane is full (see the class docs);
+    # made when first needed.
+    _backlog: deque[tuple[MemoryObjectSendStream[Any], Any]] | None = None
+    _queued = 0
+    _flushed = 0
+    # Created only when someone has to wait: most runs never need them.
+    _progress: anyio.Event | None = None
+    _flusher: _Lane | None = None
+    _flush_wakeup: anyio.Event | None = None
+
     def __init__(
         self,
         run_id: str,
@@ -288,27 +310,6 @@ class EventPipe:
         self._router = router
         self._task_group = task_group
         self._buffer_size = buffer_size
-        self._seq = 0
-        self._last_id: str | None = None
-        self._sync_lane: _Lane | None = None
-        self._async_lane: _Lane | None = None
-        # Replaced, never changed in place: most runs have none, and an empty tuple
-        # costs the garbage collector nothing.
-        self._subscribers: tuple[
-            tuple[frozenset[str] | None, MemoryObjectSendStream[Any]], ...
-        ] = ()
-        #: The context handler lanes start in (set by the run scope).
-        self.handler_context: Context | None = None
-        self._closed = False
-        # The ordered backlog used while some lane is full (see the class docs);
-        # made when first needed.
-        self._backlog: deque[tuple[MemoryObjectSendStream[Any], Any]] | None = None
-        self._queued = 0
-        self._flushed = 0
-        # Created only when someone has to wait: most runs never need them.
-        self._progress: anyio.Event | None = None
-        self._flusher: _Lane | None = None
-        self._flush_wakeup: anyio.Event | None = None
 
     def wants(self, event_type: type) -> bool:
         """Whether an event of *event_type* emitted now would reach anyone.

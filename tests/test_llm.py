@@ -195,3 +195,17 @@ async def test_providers_register_through_the_one_registry() -> None:
     assert await LLM(model="echo/v1").acall("ping") == "v1:ping"
     with pytest.raises(ConfigurationError, match="prefix"):
         register_provider("a/b", Echo)
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ("Current Task: Map the owls\n\nExpected output: a map", "Map the owls"),
+        ("Current Task:   padded  \r\nnext", "padded"),
+        ("Current Task: " + "x" * 130, "x" * 117 + "..."),
+        ("Context first\nCurrent Task: Later line\nmore", "Later line"),
+    ],
+)
+async def test_the_default_answer_names_the_task_line(content: str, named: str) -> None:
+    answer = await LLM(model="sim").acall([{"role": "user", "content": content}])
+    assert answer == f"Thought: I have what I need.\nFinal Answer: Simulated answer to: {named}"

@@ -25,7 +25,8 @@ from ...llms.types import Chunk, ChunkCallback, LLMResponse, Message, ToolCall
 Responder = Callable[[list[Message]], str | Awaitable[str]]
 
 _TOKEN = re.compile(r"\s*\S+")
-_TASK_LINE = re.compile(r"^Current Task: (.*)$", re.MULTILINE)
+_TASK_PREFIX = "Current Task: "
+_TASK_LINE = re.compile(rf"^{_TASK_PREFIX}(.*)$", re.MULTILINE)
 
 
 def _check_script(
@@ -84,6 +85,17 @@ def default_reply(messages: Sequence[Message]) -> str:
     any user turn, so it still answers after tool rounds); otherwise it names the
     last user message.
     """
+    if messages:
+        # An agent's first step: its task is the first line of the last message.
+        content = messages[-1].get("content")
+        if (
+            messages[-1].get("role") == "user"
+            and isinstance(content, str)
+            and content.startswith(_TASK_PREFIX)
+        ):
+            end = content.find("\n")
+            task = content[len(_TASK_PREFIX) : end if end >= 0 else None]
+            return f"Thought: I have what I need.\nFinal Answer: Simulated answer to: {_line(task)}"
     last_user = ""
     for message in reversed(messages):
         if message.get("role") != "user":
@@ -251,7 +263,7 @@ class SimulatorAdapter(LLMAdapter):
         prompt_tokens = 0
         for message in messages:
             prompt_tokens += _count_prompt_tokens(str(message.get("content", "")))
-        return LLMResponse(text=text, prompt_tokens=prompt_tokens, completion_tokens=pieces)
+        return LLMResponse(text, prompt_tokens, pieces)
 
     async def _tool_call_reply(
         self, calls: list[ToolCall], stream: bool, on_chunk: ChunkCallback

@@ -76,6 +76,7 @@ class TaskPlan:
     context: tuple[int, ...] | None  # indices of context tasks; None = all earlier
     tools: tuple[BaseTool, ...] | None = None  # with delegation tools; None = the agent's
     output_file: str | None = None  # the task's output_file with the inputs filled in
+    task_name: str = ""  # the task's display_name when it was planned
 
 
 def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
@@ -105,7 +106,15 @@ class Planner:
         manager = crew._manager if crew.process == _HIERARCHICAL else None
         fixed: dict[int, AgentPersona | None] = {}
         self._assignments: list[
-            tuple[int, Task, Agent, list[Agent] | None, AgentPersona | None, tuple[int, ...] | None]
+            tuple[
+                int,
+                Task,
+                Agent,
+                list[Agent] | None,
+                AgentPersona | None,
+                tuple[int, ...] | None,
+                str,
+            ]
         ] = []
         for index, task in enumerate(tasks):
             # The task's agent, or the manager of a hierarchical crew.
@@ -115,7 +124,9 @@ class Planner:
             context = None
             if task.context is not None:
                 context = tuple(positions[id(t)] for t in task.context)
-            self._assignments.append((index, task, agent, coworkers, fixed[id(agent)], context))
+            self._assignments.append(
+                (index, task, agent, coworkers, fixed[id(agent)], context, task.display_name)
+            )
 
     def plan(self, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
         """The kickoff's inputs, validated, and its task plans.
@@ -126,7 +137,7 @@ class Planner:
         checked = validate_inputs(inputs)
         personas: dict[int, AgentPersona] = {}
         plans = []
-        for index, task, agent, coworkers, persona, context in self._assignments:
+        for index, task, agent, coworkers, persona, context, task_name in self._assignments:
             if persona is None:
                 persona = _persona_of(personas, checked, agent)
             tools = (
@@ -146,6 +157,7 @@ class Planner:
                     context,
                     tools,
                     output_file=task.interpolated_output_file(checked),
+                    task_name=task_name,
                 )
             )
         return checked, plans
@@ -422,7 +434,7 @@ async def _execute_with_async_tasks(
             for plan in todo:
                 if plan.task.async_execution:
                     context = _context_of(plan, pending)
-                    tg.start_soon(run_async, plan, context, name=f"task {plan.task.display_name}")
+                    tg.start_soon(run_async, plan, context, name=f"task {plan.task_name}")
                     pending.append(plan.index)
                     continue
                 for index in pending:
@@ -465,7 +477,7 @@ async def _perform(
     began = time.perf_counter()
     context = _context_text(record.outputs, indices)
     task = plan.task
-    task_id, task_name = task._id_text, task.display_name
+    task_id, task_name = task._id_text, plan.task_name
     verbose = verbose or plan.agent.verbose
     if verbose:
         say(f"task {task_name!r} started by {plan.persona.role!r}")

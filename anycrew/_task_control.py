@@ -103,7 +103,7 @@ def agent_answer(
         description=plan.description if note is None else f"{plan.description}\n\n{note}",
         expected_output=plan.expected_output,
         context=context or None,
-        task_name=plan.task.display_name,
+        task_name=plan.task_name,
         output_model=plan.task.output_model,
         tools=plan.tools,
     )
@@ -176,7 +176,7 @@ def _apply(plan: TaskPlan, check: Guardrail, output: TaskOutput, value: Any) -> 
 
 async def _ask_human(plan: TaskPlan, output: TaskOutput, round_: int) -> str:
     request = HumanFeedbackRequest(
-        task_name=plan.task.display_name,
+        task_name=plan.task_name,
         agent_role=plan.persona.role,
         output=output,
         round=round_,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -139,6 +139,12 @@ class Agent(BaseModel):
     def _id_text(self) -> str:
         # str(id), kept: the id is frozen, and every kickoff labels events with it.
         return str(self.id)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; one given a new ``id`` in *update* works out its id text anew."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("_id_text", None)
+        return copied
 
     def _owner(self) -> str:
         return f"agent {self.role!r}"

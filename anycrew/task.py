@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 from pydantic import (
     BaseModel,
@@ -167,6 +167,12 @@ class Task(BaseModel):
     def _id_text(self) -> str:
         # str(id), kept: the id is frozen, and every kickoff labels events with it.
         return str(self.id)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; one given a new ``id`` in *update* works out its id text anew."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("_id_text", None)
+        return copied
 
     @property
     def display_name(self) -> str:

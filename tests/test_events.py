@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 import warnings
 from typing import Any, ClassVar
 
 import anyio
 import pytest
 
-from anycrew import LLM
+from anycrew import LLM, Crew
 from anycrew.events import (
     AgentExecutionCompletedEvent,
     AgentExecutionStartedEvent,
@@ -438,3 +439,15 @@ async def test_a_handler_registered_mid_run_hears_the_rest_of_it() -> None:
         assert not registry.quiet
         event_bus.off(CrewKickoffCompletedEvent, on_completed)
         assert registry.quiet
+
+
+async def test_copies_with_a_new_id_label_events_with_it(recorder: Recorder) -> None:
+    crew = make_crew(1)
+    await crew.akickoff({"topic": "first"})  # the originals' id texts are made and kept
+    agent = crew.agents[0].model_copy(update={"id": uuid.uuid4()})
+    task = crew.tasks[0].model_copy(update={"id": uuid.uuid4(), "agent": agent})
+    recorder.events.clear()
+    await Crew(agents=[agent], tasks=[task]).akickoff({"topic": "second"})
+    (started,) = recorder.of(AgentExecutionStartedEvent)
+    assert (started.task_id, started.agent_id) == (str(task.id), str(agent.id))
+    assert str(task.id) != str(crew.tasks[0].id)

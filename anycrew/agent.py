@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
-from typing import Any, NamedTuple, Self
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from . import runtime
 from ._callbacks import Callback, check_callback, current_crew_callbacks
+from ._identified import Identified
 from ._interpolate import interpolate
 from ._prompts import (
     OUT_OF_STEPS,
@@ -56,7 +55,7 @@ class AgentPersona(NamedTuple):
     backstory: str
 
 
-class Agent(BaseModel):
+class Agent(Identified):
     """A member of a crew.
 
     ``{placeholders}`` in role, goal and backstory are filled from the kickoff inputs
@@ -96,7 +95,6 @@ class Agent(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, frozen=True)
     role: str
     goal: str
     backstory: str
@@ -134,17 +132,6 @@ class Agent(BaseModel):
 
     def __repr__(self) -> str:
         return f"Agent(role={self.role!r}, llm={self.llm!r})"
-
-    @cached_property
-    def _id_text(self) -> str:
-        # str(id), kept: the id is frozen, and every kickoff labels events with it.
-        return str(self.id)
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy; one given a new ``id`` in *update* works out its id text anew."""
-        copied = super().model_copy(update=update, deep=deep)
-        copied.__dict__.pop("_id_text", None)
-        return copied
 
     def _owner(self) -> str:
         return f"agent {self.role!r}"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
-from collections.abc import Callable, Mapping
-from functools import cached_property
-from typing import Any, Self
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -20,6 +18,7 @@ from pydantic import (
 )
 
 from ._callbacks import check_callback
+from ._identified import Identified
 from ._interpolate import interpolate
 from ._output_file import check_output_path, path_problem
 from .agent import Agent
@@ -28,7 +27,7 @@ from .tasks.guardrail import Guardrail, GuardrailType, build_guardrails
 from .tasks.task_output import TaskOutput
 
 
-class Task(BaseModel):
+class Task(Identified):
     """One task of a crew.
 
     ``{placeholders}`` in the description and expected output are filled from the
@@ -89,7 +88,6 @@ class Task(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, frozen=True)
     description: str
     expected_output: str
     agent: Agent | None = None
@@ -162,17 +160,6 @@ class Task(BaseModel):
 
     def __repr__(self) -> str:
         return f"Task(name={self.display_name!r}, agent={getattr(self.agent, 'role', None)!r})"
-
-    @cached_property
-    def _id_text(self) -> str:
-        # str(id), kept: the id is frozen, and every kickoff labels events with it.
-        return str(self.id)
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy; one given a new ``id`` in *update* works out its id text anew."""
-        copied = super().model_copy(update=update, deep=deep)
-        copied.__dict__.pop("_id_text", None)
-        return copied
 
     @property
     def display_name(self) -> str:

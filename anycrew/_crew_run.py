@@ -85,6 +85,7 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
     Raises:
         InvalidInputError: for malformed inputs or a missing placeholder.
     """
+    validate_inputs(inputs)  # bad inputs name themselves before the crew's shape is read
     return Planner(crew).plan(inputs)
 
 
@@ -199,6 +200,9 @@ def precheck_kickoffs(
         for inputs in many_inputs:
             callback_inputs(inputs)
         return [None] * len(many_inputs)
+    if not many_inputs:
+        return []
+    validate_inputs(many_inputs[0])  # as in plan_kickoff: inputs are checked first
     planner = Planner(crew)
     return [planner.plan(inputs) for inputs in many_inputs]
 

@@ -487,3 +487,8 @@ def test_sys_exit_in_a_for_each_copy_exits_the_program(backend: str) -> None:
     assert done.returncode == 3, done.stderr
     assert "not reached" not in done.stdout
     assert "ExceptionGroup" not in done.stderr
+
+
+async def test_for_each_of_no_inputs_returns_no_outputs(recorder: Recorder) -> None:
+    assert await make_crew(1).akickoff_for_each([]) == []
+    assert recorder.events == []

@@ -168,8 +168,8 @@ def task_step(task_id: str, task_name: str, task: Any, span: str) -> StepObjects
         return StepObjects(span, task_id, task_name, None, None, None, task)
     return StepObjects(
         span,
-        task_id,
-        task_name,
+        task_id or current.task_id,
+        task_name or current.task_name,
         current.agent_id,
         current.agent_role,
         current.crew,
@@ -190,8 +190,8 @@ def agent_step(agent_id: str, agent_role: str, agent: Any, span: str) -> StepObj
         span,
         current.task_id,
         current.task_name,
-        agent_id,
-        agent_role,
+        agent_id or current.agent_id,
+        agent_role or current.agent_role,
         current.crew,
         current.task,
         agent,

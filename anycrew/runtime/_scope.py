@@ -186,7 +186,8 @@ def wants(event_type: type) -> bool:
     if pipe._subscribers:
         return pipe.wants(event_type)
     router = pipe._router
-    return not router.quiet and router.routes(event_type)
+    # A router written before Router.quiet existed is taken as never quiet.
+    return not getattr(router, "quiet", False) and router.routes(event_type)
 
 
 def emit_from_thread(source: Any, event: Stampable) -> bool:

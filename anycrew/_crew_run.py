@@ -85,8 +85,9 @@ def plan_kickoff(crew: Crew, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan
     Raises:
         InvalidInputError: for malformed inputs or a missing placeholder.
     """
-    validate_inputs(inputs)  # bad inputs name themselves before the crew's shape is read
-    return Planner(crew).plan(inputs)
+    # The inputs first: bad ones name themselves before the crew's shape is read.
+    checked = validate_inputs(inputs)
+    return checked, Planner(crew).plan(checked)
 
 
 class Planner:
@@ -129,13 +130,12 @@ class Planner:
                 (index, task, agent, coworkers, fixed[id(agent)], context, task.display_name)
             )
 
-    def plan(self, inputs: Any) -> tuple[dict[str, Any], list[TaskPlan]]:
-        """The kickoff's inputs, validated, and its task plans.
+    def plan(self, checked: dict[str, Any]) -> list[TaskPlan]:
+        """The task plans of a kickoff with *checked* inputs (from ``validate_inputs``).
 
         Raises:
-            InvalidInputError: for malformed inputs or a missing placeholder.
+            InvalidInputError: for a missing placeholder.
         """
-        checked = validate_inputs(inputs)
         personas: dict[int, AgentPersona] = {}
         plans = []
         for index, task, agent, coworkers, persona, context, task_name in self._assignments:
@@ -161,7 +161,7 @@ class Planner:
                     task_name=task_name,
                 )
             )
-        return checked, plans
+        return plans
 
 
 def _persona_of(
@@ -200,11 +200,13 @@ def precheck_kickoffs(
         for inputs in many_inputs:
             callback_inputs(inputs)
         return [None] * len(many_inputs)
-    if not many_inputs:
-        return []
-    validate_inputs(many_inputs[0])  # as in plan_kickoff: inputs are checked first
-    planner = Planner(crew)
-    return [planner.plan(inputs) for inputs in many_inputs]
+    planned: list[tuple[dict[str, Any], list[TaskPlan]] | None] = []
+    planner: Planner | None = None
+    for inputs in many_inputs:
+        checked = validate_inputs(inputs)  # as in plan_kickoff: the inputs first
+        planner = planner or Planner(crew)
+        planned.append((checked, planner.plan(checked)))
+    return planned
 
 
 def run_crew(
